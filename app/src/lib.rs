@@ -1,0 +1,52 @@
+//! The app: pages, components and server functions, compiled for the server
+//! (feature `ssr`) and for the browser (feature `hydrate`).
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod auth;
+pub mod components;
+pub mod model;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::StaticSegment;
+
+use pages::{home::HomePage, logout::LogoutPage, not_found::NotFound};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/authgear-leptos.css"/>
+        <Title text="Authgear + Leptos"/>
+        <Router>
+            <main>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=HomePage/>
+                    <Route path=StaticSegment("logout") view=LogoutPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

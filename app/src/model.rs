@@ -1,0 +1,145 @@
+//! The data that crosses the wire between the server and the browser.
+//!
+//! Compiled on both sides. Nothing here can hold a token: the types only have
+//! room for claims and metadata, so a secret cannot leak by accident.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What the home page needs to know about whoever is looking at it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub user: Option<UserView>,
+    pub notice: Option<Notice>,
+    /// True when the app talks to the local development provider, not Authgear.
+    pub local_provider: bool,
+}
+
+/// A signed-in user, as the page shows them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    pub display_name: String,
+    pub session: SessionDetails,
+}
+
+/// The session as shown in the JSON view.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionDetails {
+    pub id_token_claims: Value,
+    pub userinfo: Value,
+    pub tokens: TokenMeta,
+}
+
+/// Facts about the tokens the server holds, never the tokens themselves.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenMeta {
+    /// RFC 3339 time at which the access token expires, when the provider said.
+    pub access_token_expires_at: Option<String>,
+    pub scopes: Vec<String>,
+    pub has_refresh_token: bool,
+}
+
+/// A one-off message for the guest page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Notice {
+    /// The provider no longer accepts the session's refresh token.
+    SessionEnded,
+}
+
+impl Notice {
+    pub fn text(self) -> &'static str {
+        match self {
+            Notice::SessionEnded => "Your session ended. Please sign in again.",
+        }
+    }
+}
+
+/// Why a server function failed, in words a person can act on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ApiError {
+    #[error("Please sign in first.")]
+    SignedOut,
+    #[error("The identity provider is unavailable right now. Please try again in a moment.")]
+    Unavailable,
+    /// The request did not reach the function or its answer did not come back.
+    #[error("The request failed: {0}")]
+    Transport(String),
+}
+
+impl leptos::server_fn::error::FromServerFnError for ApiError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(error: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        ApiError::Transport(error.to_string())
+    }
+}
+
+/// The claims tried, in order, for the name in "Welcome <name>".
+const NAME_CLAIMS: [&str; 5] = ["name", "email", "phone_number", "preferred_username", "sub"];
+
+/// Picks the friendliest name the provider gave us.
+///
+/// Sources are searched in the order given (userinfo first: it is fresher than
+/// the ID token), and a blank value counts as missing, so a user with no name
+/// is greeted by email, phone, username or, at worst, subject identifier.
+pub fn display_name(sources: &[&Value]) -> String {
+    NAME_CLAIMS
+        .iter()
+        .flat_map(|claim| sources.iter().map(move |source| source.get(claim)))
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::trim)
+        .find(|value| !value.is_empty())
+        .unwrap_or("there")
+        .to_owned()
+}
+
+impl SessionDetails {
+    /// The session as indented JSON, for people to read.
+    pub fn pretty_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn display_name_prefers_name() {
+        let info = json!({"name": "Ada Lovelace", "email": "ada@example.com", "sub": "u1"});
+        assert_eq!(display_name(&[&info]), "Ada Lovelace");
+    }
+
+    #[test]
+    fn display_name_falls_back_in_order() {
+        let cases = [
+            (json!({"email": "ada@example.com", "phone_number": "+1", "sub": "u1"}), "ada@example.com"),
+            (json!({"phone_number": "+44 20", "preferred_username": "ada", "sub": "u1"}), "+44 20"),
+            (json!({"preferred_username": "ada", "sub": "u1"}), "ada"),
+            (json!({"sub": "u1"}), "u1"),
+        ];
+        for (claims, expected) in cases {
+            assert_eq!(display_name(&[&claims]), expected, "claims: {claims}");
+        }
+    }
+
+    #[test]
+    fn display_name_skips_blank_and_non_string_values() {
+        let info = json!({"name": "  ", "email": 42, "preferred_username": "ada", "sub": "u1"});
+        assert_eq!(display_name(&[&info]), "ada");
+    }
+
+    #[test]
+    fn display_name_searches_every_source_before_falling_back() {
+        let userinfo = json!({"sub": "u1"});
+        let id_token = json!({"sub": "u1", "email": "ada@example.com"});
+        assert_eq!(display_name(&[&userinfo, &id_token]), "ada@example.com");
+    }
+
+    #[test]
+    fn display_name_has_a_last_resort() {
+        assert_eq!(display_name(&[&json!({})]), "there");
+    }
+}

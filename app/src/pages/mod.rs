@@ -1,0 +1,8 @@
+//! One file per route. `standalone` holds the few pages the server sends
+//! outside the app's router (errors and the hop after sign-in).
+
+pub mod home;
+pub mod logout;
+pub mod not_found;
+#[cfg(feature = "ssr")]
+pub mod standalone;

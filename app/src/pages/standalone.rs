@@ -1,0 +1,67 @@
+//! Whole HTML documents the server sends without the app around them: the
+//! sign-in error page and the hop that finishes a sign-in. Built with `view!`
+//! so every piece of text is escaped.
+
+use leptos::prelude::*;
+use leptos::tachys::view::RenderHtml;
+
+/// A short page explaining why sign-in did not work, with a way out.
+pub fn problem(stylesheet: &str, message: String) -> String {
+    document(
+        stylesheet,
+        "Sign-in problem",
+        None,
+        view! {
+            <h1>"We could not sign you in"</h1>
+            <p class="notice error" role="alert">{message}</p>
+            <div class="actions">
+                <a class="button" href="/login">"Try again"</a>
+                <a class="button secondary" href="/">"Home"</a>
+            </div>
+        },
+    )
+}
+
+/// The first page after the provider sends the browser back.
+///
+/// That return is a cross-site navigation, and so is any redirect that
+/// follows it: the browser would not send the new `SameSite=Strict` session
+/// cookie and the user would look signed out. Navigating from this page is
+/// same-site, so the cookie goes along.
+pub fn signed_in_hop(stylesheet: &str, target: &str) -> String {
+    let target = target.to_owned();
+    document(
+        stylesheet,
+        "Signing you in…",
+        Some(format!("0;url={target}")),
+        view! {
+            <h1>"Signing you in…"</h1>
+            <p><a class="button" href=target>"Continue"</a></p>
+        },
+    )
+}
+
+fn document(
+    stylesheet: &str,
+    title: &'static str,
+    refresh: Option<String>,
+    body: impl IntoView + 'static,
+) -> String {
+    let stylesheet = stylesheet.to_owned();
+    let page = view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                {refresh.map(|content| view! { <meta http-equiv="refresh" content=content/> })}
+                <title>{title}</title>
+                <link rel="stylesheet" href=stylesheet/>
+            </head>
+            <body>
+                <main>{body}</main>
+            </body>
+        </html>
+    };
+    page.to_html()
+}

@@ -1,0 +1,257 @@
+//! Configuration, read once at start-up from the environment (and `.env`).
+//!
+//! Every problem is reported with the variable's name and how to fix it, and
+//! stops start-up: a half-configured sign-in is worse than none.
+
+use std::path::PathBuf;
+
+use app::auth::{is_loopback, AuthSettings};
+use axum_extra::extract::cookie::Key;
+use openidconnect::{ClientId, ClientSecret, IssuerUrl, Scope};
+use url::Url;
+
+/// Fewer bytes than this cannot be a safe key.
+const MIN_SECRET_KEY_LEN: usize = 32;
+
+pub struct Config {
+    pub auth: AuthSettings,
+    /// Where the SQLite session store lives.
+    pub session_db: PathBuf,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is not set: {hint}")]
+    Missing { var: &'static str, hint: &'static str },
+    #[error("{var} is not valid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, so tests need not touch the environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // A variable set to blanks (as `.env.example` leaves them) counts as unset.
+        let get = |var: &str| lookup(var).map(|value| value.trim().to_owned()).filter(|v| !v.is_empty());
+        let require = |var: &'static str, hint: &'static str| {
+            get(var).ok_or(ConfigError::Missing { var, hint })
+        };
+
+        let issuer = parse_issuer(&require(
+            "AUTHGEAR_DOMAIN",
+            "set it to your Authgear project's domain, e.g. myapp.authgear.cloud \
+             (or leave every AUTHGEAR_ variable empty and start the app with ./scripts/run \
+             to use the local development provider)",
+        )?)?;
+        let client_id = require(
+            "AUTHGEAR_CLIENT_ID",
+            "copy the Client ID of your application from the Authgear portal",
+        )?;
+        let client_secret = require(
+            "AUTHGEAR_CLIENT_SECRET",
+            "copy the Client Secret of your application from the Authgear portal",
+        )?;
+        let secret_key = require(
+            "APP_SECRET_KEY",
+            "generate one with `openssl rand -hex 32` and put it in .env",
+        )?;
+        if secret_key.len() < MIN_SECRET_KEY_LEN {
+            return Err(ConfigError::Invalid {
+                var: "APP_SECRET_KEY",
+                reason: format!(
+                    "it has {} characters; use at least {MIN_SECRET_KEY_LEN} \
+                     (generate one with `openssl rand -hex 32`)",
+                    secret_key.len()
+                ),
+            });
+        }
+        let app_url = parse_app_url(get("APP_URL").as_deref().unwrap_or("http://localhost:3000"))?;
+        let scopes = parse_scopes(get("AUTHGEAR_SCOPES").as_deref().unwrap_or("openid offline_access"))?;
+        let session_db = get("SESSION_DB_PATH").unwrap_or_else(|| "sessions.db".into()).into();
+
+        Ok(Self {
+            auth: AuthSettings {
+                issuer,
+                client_id: ClientId::new(client_id),
+                client_secret: ClientSecret::new(client_secret),
+                app_url,
+                scopes,
+                cookie_key: Key::derive_from(secret_key.as_bytes()),
+            },
+            session_db,
+        })
+    }
+}
+
+/// `myapp.authgear.cloud` means `https://myapp.authgear.cloud`; a full
+/// origin is taken as it is, and plain http only for this machine.
+fn parse_issuer(value: &str) -> Result<IssuerUrl, ConfigError> {
+    let var = "AUTHGEAR_DOMAIN";
+    let url = parse_origin(var, value, "myapp.authgear.cloud")?;
+    // The issuer has no trailing slash: discovery appends the well-known path.
+    IssuerUrl::new(url.origin().ascii_serialization()).map_err(|error| ConfigError::Invalid {
+        var,
+        reason: error.to_string(),
+    })
+}
+
+fn parse_app_url(value: &str) -> Result<Url, ConfigError> {
+    parse_origin("APP_URL", value, "https://app.example.com")
+}
+
+/// A bare host or an origin (scheme, host, optional port; no path, query or
+/// credentials), https unless the host is a loopback one.
+fn parse_origin(var: &'static str, value: &str, example: &str) -> Result<Url, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid { var, reason };
+    let with_scheme = if value.contains("://") { value.to_owned() } else { format!("https://{value}") };
+    let url = Url::parse(&with_scheme)
+        .map_err(|error| invalid(format!("{value:?} is not a host name or URL ({error}); expected something like {example}")))?;
+    let host = url
+        .host()
+        .ok_or_else(|| invalid(format!("{value:?} has no host; expected something like {example}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&host) => {}
+        "http" => {
+            return Err(invalid(format!(
+                "{value:?} uses plain http; use https (http is only allowed for localhost and 127.0.0.1)"
+            )))
+        }
+        scheme => return Err(invalid(format!("{value:?} has scheme {scheme:?}; use https"))),
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(format!("{value:?} has a path or query; give only the origin, like {example}")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(format!("{value:?} contains credentials; give only the origin, like {example}")));
+    }
+    Ok(url)
+}
+
+fn parse_scopes(value: &str) -> Result<Vec<Scope>, ConfigError> {
+    let scopes: Vec<Scope> = value.split_whitespace().map(|scope| Scope::new(scope.to_owned())).collect();
+    if !scopes.iter().any(|scope| scope.as_str() == "openid") {
+        return Err(ConfigError::Invalid {
+            var: "AUTHGEAR_SCOPES",
+            reason: format!("{value:?} lacks \"openid\"; use a space-separated list such as \"openid offline_access\""),
+        });
+    }
+    Ok(scopes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut env: HashMap<&str, &str> = HashMap::from([
+            ("AUTHGEAR_DOMAIN", "myapp.authgear.cloud"),
+            ("AUTHGEAR_CLIENT_ID", "client"),
+            ("AUTHGEAR_CLIENT_SECRET", "secret"),
+            ("APP_SECRET_KEY", KEY),
+        ]);
+        env.extend(vars.iter().copied());
+        Config::from_lookup(|name| env.get(name).map(|value| value.to_string()))
+    }
+
+    fn error(vars: &[(&str, &str)]) -> String {
+        match config(vars) {
+            Ok(_) => panic!("expected {vars:?} to be rejected"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let config = config(&[]).expect("valid");
+        assert_eq!(config.auth.issuer.as_str(), "https://myapp.authgear.cloud");
+        assert_eq!(config.auth.app_url.as_str(), "http://localhost:3000/");
+        assert_eq!(config.auth.redirect_url(), "http://localhost:3000/callback");
+        assert_eq!(config.auth.post_logout_redirect_url(), "http://localhost:3000/");
+        let scopes: Vec<&str> = config.auth.scopes.iter().map(|scope| scope.as_str()).collect();
+        assert_eq!(scopes, ["openid", "offline_access"]);
+        assert_eq!(config.session_db, PathBuf::from("sessions.db"));
+        assert!(!config.auth.secure_cookies());
+        assert!(!config.auth.is_local_provider());
+    }
+
+    #[test]
+    fn domain_forms() {
+        let issuer = |domain| config(&[("AUTHGEAR_DOMAIN", domain)]).expect("valid").auth.issuer.to_string();
+        assert_eq!(issuer("https://myapp.authgear.cloud/"), "https://myapp.authgear.cloud");
+        assert_eq!(issuer("http://127.0.0.1:4000"), "http://127.0.0.1:4000");
+        assert_eq!(issuer("http://localhost:4000"), "http://localhost:4000");
+        assert_eq!(issuer("auth.example.com:8443"), "https://auth.example.com:8443");
+        let local = config(&[("AUTHGEAR_DOMAIN", "http://127.0.0.1:4000")]).expect("valid");
+        assert!(local.auth.is_local_provider());
+    }
+
+    #[test]
+    fn https_app_url_makes_cookies_secure() {
+        let config = config(&[("APP_URL", "https://app.example.com")]).expect("valid");
+        assert!(config.auth.secure_cookies());
+        assert_eq!(config.auth.redirect_url(), "https://app.example.com/callback");
+    }
+
+    #[test]
+    fn every_missing_variable_is_named_with_a_fix() {
+        for (var, fix) in [
+            ("AUTHGEAR_DOMAIN", "myapp.authgear.cloud"),
+            ("AUTHGEAR_CLIENT_ID", "Client ID"),
+            ("AUTHGEAR_CLIENT_SECRET", "Client Secret"),
+            ("APP_SECRET_KEY", "openssl rand -hex 32"),
+        ] {
+            for unset in ["", "   "] {
+                let message = error(&[(var, unset)]);
+                assert!(message.starts_with(&format!("{var} is not set: ")), "{message}");
+                assert!(message.contains(fix), "{message}");
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_explained() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("AUTHGEAR_DOMAIN", "http://myapp.authgear.cloud", "uses plain http"),
+            ("AUTHGEAR_DOMAIN", "ftp://myapp.authgear.cloud", "has scheme \"ftp\""),
+            ("AUTHGEAR_DOMAIN", "https://myapp.authgear.cloud/oauth2", "has a path or query"),
+            ("AUTHGEAR_DOMAIN", "https://myapp.authgear.cloud?x=1", "has a path or query"),
+            ("AUTHGEAR_DOMAIN", "https://user:pw@myapp.authgear.cloud", "contains credentials"),
+            ("AUTHGEAR_DOMAIN", "my app", "is not a host name or URL"),
+            ("AUTHGEAR_DOMAIN", "https://", "is not a host name or URL"),
+            ("APP_URL", "http://app.example.com", "uses plain http"),
+            ("APP_URL", "http://localhost:3000/app", "has a path or query"),
+            ("APP_SECRET_KEY", "too-short", "it has 9 characters; use at least 32"),
+            ("AUTHGEAR_SCOPES", "offline_access email", "lacks \"openid\""),
+        ];
+        for (var, value, expected) in cases {
+            let message = error(&[(var, value)]);
+            assert!(message.starts_with(&format!("{var} is not valid: ")), "{var}={value}: {message}");
+            assert!(message.contains(expected), "{var}={value}: {message}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_not_echoed_in_errors() {
+        let message = error(&[("APP_SECRET_KEY", "hunter2-secret")]);
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn custom_scopes_and_session_path() {
+        let config = config(&[
+            ("AUTHGEAR_SCOPES", "openid offline_access https://authgear.com/scopes/full-userinfo"),
+            ("SESSION_DB_PATH", "/var/lib/app/sessions.db"),
+        ])
+        .expect("valid");
+        assert_eq!(config.auth.scopes.len(), 3);
+        assert_eq!(config.session_db, PathBuf::from("/var/lib/app/sessions.db"));
+    }
+}

@@ -1,0 +1,86 @@
+use std::process::ExitCode;
+
+use app::auth::Auth;
+use axum::serve::ListenerExt;
+use leptos::config::get_configuration;
+use server::config::Config;
+use server::{open_session_store, router, AppState};
+use tower_sessions::ExpiredDeletion;
+use tracing_subscriber::EnvFilter;
+
+/// How often expired sessions are removed from the store.
+const SESSION_CLEANUP_PERIOD: std::time::Duration = std::time::Duration::from_secs(60 * 10);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    // Variables already in the environment win over `.env`.
+    if let Err(error) = dotenvy::dotenv() {
+        if !error.not_found() {
+            return Err(format!(".env could not be read: {error}"));
+        }
+    }
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(value) => EnvFilter::try_new(&value).map_err(|error| format!("RUST_LOG is not valid: {error}"))?,
+        Err(_) => EnvFilter::new("info"),
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let config = Config::from_env().map_err(|error| error.to_string())?;
+    let leptos_options = get_configuration(None)
+        .map_err(|error| format!("the Leptos settings could not be read: {error}"))?
+        .leptos_options;
+
+    if config.auth.is_local_provider() {
+        tracing::warn!(
+            issuer = config.auth.issuer.as_str(),
+            "signing in with the LOCAL DEVELOPMENT PROVIDER; set AUTHGEAR_DOMAIN in .env to use Authgear"
+        );
+    }
+    let store = open_session_store(&config.session_db).await.map_err(|error| {
+        format!("the session store {} could not be opened: {error}", config.session_db.display())
+    })?;
+    tokio::spawn(store.clone().continuously_delete_expired(SESSION_CLEANUP_PERIOD));
+
+    let auth = Auth::start(config.auth).map_err(|error| error.to_string())?;
+    let addr = leptos_options.site_addr;
+    let app = router(AppState { leptos_options, auth }, store);
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
+    tracing::info!("listening on http://{addr}");
+    // Leptos streams a page in several writes; without TCP_NODELAY each page
+    // waits on Nagle's algorithm and delayed ACKs (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|error| format!("the server stopped: {error}"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

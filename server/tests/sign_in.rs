@@ -1,0 +1,296 @@
+//! The sign-in flow end to end over HTTP: a real server, a real session
+//! store, and a provider in the test process that can be made to misbehave.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, ORIGIN, SET_COOKIE};
+use reqwest::StatusCode;
+use support::{location, Browser, TestApp, TestProvider, TOKEN_MARK};
+
+async fn setup() -> (TestProvider, TestApp, Browser) {
+    let provider = TestProvider::start().await;
+    let app = TestApp::start(&provider).await;
+    let browser = app.browser();
+    (provider, app, browser)
+}
+
+fn assert_no_tokens(provider: &TestProvider, text: &str, place: &str) {
+    assert!(!text.contains(TOKEN_MARK), "{place} contains a token: {text}");
+    for token in provider.minted_tokens() {
+        assert!(!text.contains(&token), "{place} contains token {token}");
+    }
+}
+
+#[tokio::test]
+async fn login_shows_the_user_and_keeps_tokens_on_the_server() {
+    let (provider, _app, browser) = setup().await;
+    let login = browser.get("/login").await;
+    let authorize_url = location(&login);
+    assert!(authorize_url.starts_with(&format!("{}/authorize?", provider.issuer())));
+    let authorize = &provider.requests("/authorize");
+    assert!(authorize.is_empty(), "nothing reached the provider yet");
+
+    let callback = browser.get(&authorize_url).await;
+    let sent = &provider.requests("/authorize")[0].params;
+    assert_eq!(sent["response_type"], "code");
+    assert_eq!(sent["scope"], "openid offline_access");
+    assert_eq!(sent["code_challenge_method"], "S256");
+    assert!(sent["state"].len() >= 16 && sent["nonce"].len() >= 16);
+
+    let hop = browser.get(&location(&callback)).await;
+    assert_eq!(hop.status(), StatusCode::OK);
+    assert_eq!(hop.headers()["referrer-policy"], "no-referrer");
+    let cookies: Vec<String> = hop
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect();
+    let session_cookie = cookies.iter().find(|c| c.starts_with("session=")).expect("session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(session_cookie.contains(attribute), "{session_cookie} lacks {attribute}");
+    }
+    assert!(
+        cookies.iter().any(|c| c.starts_with("login=") && c.contains("Max-Age=0")),
+        "the login transaction cookie is removed: {cookies:?}"
+    );
+    let hop_html = hop.text().await.unwrap();
+    assert!(hop_html.contains(r#"http-equiv="refresh" content="0;url=/""#), "{hop_html}");
+
+    let page = browser.get("/").await.text().await.unwrap();
+    assert!(page.contains("Welcome Ada Lovelace"), "{page}");
+    assert!(page.contains("ada@example.com"));
+    assert_no_tokens(&provider, &page, "the home page");
+
+    let viewer = browser.viewer().await;
+    assert_eq!(viewer["user"]["display_name"], "Ada Lovelace");
+    assert_eq!(viewer["user"]["session"]["id_token_claims"]["sub"], "user-42");
+    assert_eq!(viewer["user"]["session"]["tokens"]["has_refresh_token"], true);
+    assert_no_tokens(&provider, &viewer.to_string(), "the viewer response");
+
+    let userinfo_calls = provider.requests("/userinfo").len();
+    browser.get("/").await;
+    browser.viewer().await;
+    assert_eq!(provider.requests("/userinfo").len(), userinfo_calls, "page views do not call the provider");
+    assert_eq!(provider.refresh_grants(), 0);
+}
+
+#[tokio::test]
+async fn a_local_return_to_is_remembered_and_any_other_is_ignored() {
+    let (_provider, _app, browser) = setup().await;
+    let callback = browser.start_login("/login?return_to=%2Flogout%3Fx%3D1").await;
+    let hop = browser.get(&callback).await.text().await.unwrap();
+    assert!(hop.contains("0;url=/logout?x=1"), "{hop}");
+
+    for hostile in ["https%3A%2F%2Fevil.example", "%2F%2Fevil.example", "%2F%5Cevil.example", "javascript%3Aalert(1)"] {
+        let browser = _app.browser();
+        let callback = browser.start_login(&format!("/login?return_to={hostile}")).await;
+        let hop = browser.get(&callback).await.text().await.unwrap();
+        assert!(hop.contains(r#"content="0;url=/""#), "{hostile}: {hop}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_state_is_rejected_before_the_provider_is_asked() {
+    let (provider, _app, browser) = setup().await;
+    let callback = browser.start_login("/login").await;
+    let forged = callback.replace("state=", "state=forged");
+    let response = browser.get(&forged).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("not valid for this browser"), "{page}");
+    assert!(page.contains("Try again"));
+    assert!(provider.requests("/token").is_empty(), "the code was not exchanged");
+    assert!(browser.viewer().await["user"].is_null());
+
+    // The transaction is spent: the genuine answer no longer works either.
+    let genuine = browser.get(&callback).await;
+    assert_eq!(genuine.status(), StatusCode::BAD_REQUEST);
+    assert!(provider.requests("/token").is_empty());
+}
+
+#[tokio::test]
+async fn a_callback_from_another_browser_or_replayed_is_rejected() {
+    let (provider, app, browser) = setup().await;
+    let callback = browser.start_login("/login").await;
+
+    let other = app.browser();
+    let response = other.get(&callback).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("expired or was already used"));
+
+    assert_eq!(browser.get(&callback).await.status(), StatusCode::OK);
+    let replay = browser.get(&callback).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(provider.requests("/token").len(), 1, "only the first use reached the provider");
+    assert!(other.viewer().await["user"].is_null());
+}
+
+#[tokio::test]
+async fn a_provider_error_is_shown_escaped() {
+    let (provider, _app, browser) = setup().await;
+    let callback = browser.start_login("/login").await;
+    let state = callback.split("state=").nth(1).unwrap().to_owned();
+    let url = format!(
+        "/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state={state}"
+    );
+    let response = browser.get(&url).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("access_denied"));
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
+    assert!(!page.contains("<script>alert(1)"), "{page}");
+    assert!(provider.requests("/token").is_empty());
+    assert!(browser.viewer().await["user"].is_null());
+}
+
+#[tokio::test]
+async fn userinfo_about_someone_else_is_rejected() {
+    let (provider, _app, browser) = setup().await;
+    provider.behave(|b| b.userinfo_sub = Some("someone-else".into()));
+    let callback = browser.start_login("/login").await;
+    let response = browser.get(&callback).await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert!(response.text().await.unwrap().contains("could not trust"));
+    assert!(browser.viewer().await["user"].is_null(), "no half-made session");
+}
+
+#[tokio::test]
+async fn a_session_id_planted_before_login_does_not_survive_it() {
+    let (_provider, _app, browser) = setup().await;
+    // A syntactically valid id an attacker could have planted.
+    let planted = "session=AAAAAAAAAAAAAAAAAAAAAA";
+    browser.set_cookie(&format!("{planted}; Path=/"));
+    browser.login().await;
+    let cookies = browser.cookies();
+    assert!(cookies.contains("session="), "{cookies}");
+    assert!(!cookies.contains(planted), "{cookies}");
+    assert!(!browser.viewer().await["user"].is_null());
+}
+
+#[tokio::test]
+async fn concurrent_requests_refresh_an_expiring_token_once() {
+    let (provider, _app, browser) = setup().await;
+    provider.behave(|b| {
+        b.access_token_ttl = 1;
+        b.refresh_delay = Duration::from_millis(300);
+    });
+    browser.login().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let calls = (0..8).map(|_| {
+        let browser = browser.clone();
+        tokio::spawn(async move { browser.viewer().await })
+    });
+    for call in calls {
+        let viewer = call.await.unwrap();
+        assert_eq!(viewer["user"]["display_name"], "Ada Lovelace", "every request stays signed in");
+    }
+    assert_eq!(provider.refresh_grants(), 1, "one refresh for eight requests");
+
+    provider.behave(|b| b.access_token_ttl = 3600);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    browser.viewer().await;
+    assert_eq!(provider.refresh_grants(), 2, "the stored session has the rotated refresh token");
+    browser.viewer().await;
+    assert_eq!(provider.refresh_grants(), 2, "a fresh token is used without calling the provider");
+}
+
+#[tokio::test]
+async fn a_refused_refresh_ends_the_session_with_a_note() {
+    let (provider, _app, browser) = setup().await;
+    provider.behave(|b| b.access_token_ttl = 1);
+    browser.login().await;
+    provider.revoke_all_refresh_tokens();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let viewer = browser.viewer().await;
+    assert!(viewer["user"].is_null(), "{viewer}");
+    assert_eq!(viewer["notice"], "SessionEnded");
+    let page = browser.get("/").await.text().await.unwrap();
+    assert!(page.contains("Welcome Guest"), "{page}");
+    assert_eq!(browser.viewer().await["notice"], serde_json::Value::Null, "the note is shown once");
+}
+
+fn same_origin(app: &str, accept_html: bool) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(ORIGIN, HeaderValue::from_str(app).unwrap());
+    headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+    if accept_html {
+        headers.insert(ACCEPT, HeaderValue::from_static("text/html"));
+    }
+    headers
+}
+
+#[tokio::test]
+async fn logout_revokes_and_sends_the_browser_to_end_session() {
+    let (provider, app, browser) = setup().await;
+    browser.login().await;
+    let old_cookies = browser.cookies();
+
+    // The form post a browser without JavaScript makes.
+    let response = browser.post("/api/logout", same_origin(&app.url, true)).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let target = url::Url::parse(&location(&response)).unwrap();
+    assert_eq!(target.as_str().split('?').next().unwrap(), format!("{}/end_session", provider.issuer()));
+    let params: std::collections::HashMap<_, _> = target.query_pairs().into_owned().collect();
+    assert_eq!(params["post_logout_redirect_uri"], format!("{}/", app.url));
+    assert_eq!(params["client_id"], "test-client");
+    assert_eq!(params["id_token_hint"].split('.').count(), 3, "a JWT");
+
+    let revoked = provider.requests("/revoke");
+    assert_eq!(revoked.len(), 1);
+    let token = &revoked[0].params["token"];
+    assert!(token.contains("-refresh-"), "the refresh token was revoked");
+    assert!(!provider.is_refresh_token_active(token));
+
+    assert!(browser.viewer().await["user"].is_null());
+    // Replaying the old cookie finds nothing: the session is gone from the store.
+    let replay = app.browser();
+    for cookie in old_cookies.split("; ") {
+        replay.set_cookie(&format!("{cookie}; Path=/"));
+    }
+    assert!(replay.viewer().await["user"].is_null());
+    assert!(replay.get("/").await.text().await.unwrap().contains("Welcome Guest"));
+}
+
+#[tokio::test]
+async fn cross_site_logout_and_get_logout_do_not_sign_out() {
+    let (_provider, app, browser) = setup().await;
+    browser.login().await;
+
+    let mut forged = HeaderMap::new();
+    forged.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
+    forged.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+    forged.insert(ACCEPT, HeaderValue::from_static("text/html"));
+    let response = browser.post("/api/logout", forged).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(browser.post("/api/logout", HeaderMap::new()).await.status() == StatusCode::FORBIDDEN);
+
+    let page = browser.get("/logout").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Sign out") && html.contains("Logout"), "{html}");
+
+    assert_eq!(browser.viewer().await["user"]["display_name"], "Ada Lovelace", "still signed in");
+    let _ = app;
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_leaves_guests_served_and_login_unavailable() {
+    let provider = TestProvider::start().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    drop(listener);
+    let app = TestApp::start_unready(&provider, &dead).await;
+    let browser = app.browser();
+
+    let login = browser.get("/login").await;
+    assert_eq!(login.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(login.text().await.unwrap().contains("Sign-in is unavailable right now"));
+    let page = browser.get("/").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Welcome Guest"));
+}

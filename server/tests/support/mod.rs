@@ -1,0 +1,154 @@
+//! A real server on a free port, wired to a real provider, driven by an
+//! HTTP client that keeps cookies like a browser.
+
+#![allow(dead_code)] // Each test file uses its own part of the harness.
+
+pub mod provider;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use app::auth::Auth;
+use leptos::config::LeptosOptions;
+use reqwest::header::{HeaderMap, LOCATION, ORIGIN};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{redirect, Client, Response, StatusCode};
+use server::config::Config;
+use server::{open_session_store, router, AppState};
+use tempfile::TempDir;
+
+pub use provider::{TestProvider, TOKEN_MARK};
+
+pub struct TestApp {
+    pub url: String,
+    pub auth: Auth,
+    // Keeps the session database alive as long as the app.
+    _dir: TempDir,
+}
+
+impl TestApp {
+    pub async fn start(provider: &TestProvider) -> Self {
+        let app = Self::start_unready(provider, provider.issuer()).await;
+        app.auth.provider_ready().await;
+        app
+    }
+
+    /// Starts the app against `issuer` without waiting for discovery.
+    pub async fn start_unready(provider: &TestProvider, issuer: &str) -> Self {
+        let _ = provider;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = HashMap::from([
+            ("AUTHGEAR_DOMAIN", issuer.to_owned()),
+            ("AUTHGEAR_CLIENT_ID", provider::CLIENT_ID.to_owned()),
+            ("AUTHGEAR_CLIENT_SECRET", provider::CLIENT_SECRET.to_owned()),
+            ("APP_SECRET_KEY", "test-key-0123456789abcdef0123456789abcdef".to_owned()),
+            ("APP_URL", url.clone()),
+            ("SESSION_DB_PATH", dir.path().join("sessions.db").display().to_string()),
+        ]);
+        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("config");
+        let store = open_session_store(&config.session_db).await.expect("store");
+        let auth = Auth::start(config.auth).expect("auth");
+        let leptos_options = LeptosOptions::builder().output_name("authgear-leptos").build();
+        let app = router(AppState { leptos_options, auth: auth.clone() }, store);
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("app serves") });
+        Self { url, auth, _dir: dir }
+    }
+
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(Jar::default());
+        Browser {
+            app: self.url.clone(),
+            client: Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(redirect::Policy::none())
+                .build()
+                .expect("client"),
+            jar,
+        }
+    }
+}
+
+/// One browser: a cookie jar and the app's address. Follows no redirect by
+/// itself, so tests see every hop.
+#[derive(Clone)]
+pub struct Browser {
+    pub app: String,
+    pub client: Client,
+    pub jar: Arc<Jar>,
+}
+
+pub fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl Browser {
+    /// The `Cookie` header this browser would send to the app's home page.
+    pub fn cookies(&self) -> String {
+        let url = self.app.parse().expect("app URL");
+        self.jar
+            .cookies(&url)
+            .and_then(|value| value.to_str().ok().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// Plants a cookie, as an attacker or an old copy of the jar would.
+    pub fn set_cookie(&self, cookie: &str) {
+        let url = self.app.parse().expect("app URL");
+        self.jar.add_cookie_str(cookie, &url);
+    }
+
+    pub async fn get(&self, path_or_url: &str) -> Response {
+        let url = if path_or_url.starts_with("http") { path_or_url.to_owned() } else { format!("{}{path_or_url}", self.app) };
+        self.client.get(url).send().await.expect("GET")
+    }
+
+    /// Starts a login and returns the provider's redirect back to `/callback`.
+    pub async fn start_login(&self, login_path: &str) -> String {
+        let login = self.get(login_path).await;
+        assert_eq!(login.status(), StatusCode::SEE_OTHER, "/login redirects to the provider");
+        let authorize = self.get(&location(&login)).await;
+        assert_eq!(authorize.status(), StatusCode::SEE_OTHER, "provider redirects back");
+        location(&authorize)
+    }
+
+    /// A complete login; returns the hop page's HTML.
+    pub async fn login(&self) -> String {
+        let callback = self.start_login("/login").await;
+        let response = self.get(&callback).await;
+        assert_eq!(response.status(), StatusCode::OK, "callback succeeds");
+        response.text().await.expect("body")
+    }
+
+    /// Calls a server function as the hydrated page does.
+    pub async fn server_fn(&self, name: &str) -> Response {
+        self.client
+            .post(format!("{}/api/{name}", self.app))
+            .header(ORIGIN, &self.app)
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .expect("server fn")
+    }
+
+    pub async fn viewer(&self) -> serde_json::Value {
+        let response = self.server_fn("viewer").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("viewer JSON")
+    }
+
+    pub async fn post(&self, path: &str, headers: HeaderMap) -> Response {
+        self.client
+            .post(format!("{}{path}", self.app))
+            .headers(headers)
+            .send()
+            .await
+            .expect("POST")
+    }
+}

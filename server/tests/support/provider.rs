@@ -1,0 +1,380 @@
+//! An OpenID Provider in the test process, which a test can tell to
+//! misbehave. It signs real RS256 tokens, checks PKCE and client credentials
+//! like a real provider, and records every request it receives.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Form, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs1v15::SigningKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+pub const CLIENT_ID: &str = "test-client";
+pub const CLIENT_SECRET: &str = "test-client-secret";
+pub const SUBJECT: &str = "user-42";
+/// Every token the provider mints starts with this, so tests can look for
+/// leaks with one search.
+pub const TOKEN_MARK: &str = "SECRETTOKEN";
+
+/// How the provider should behave; tests change it between steps.
+#[derive(Clone)]
+pub struct Behaviour {
+    pub access_token_ttl: u64,
+    /// Added to every refresh, so concurrent requests overlap.
+    pub refresh_delay: Duration,
+    /// Replaces the userinfo `sub` (to impersonate someone else).
+    pub userinfo_sub: Option<String>,
+    pub userinfo: Value,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: 3600,
+            refresh_delay: Duration::from_millis(0),
+            userinfo_sub: None,
+            userinfo: json!({"name": "Ada Lovelace", "email": "ada@example.com", "email_verified": true}),
+        }
+    }
+}
+
+/// One request as the provider saw it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub path: &'static str,
+    pub params: HashMap<String, String>,
+}
+
+struct Grant {
+    nonce: Option<String>,
+    code_challenge: String,
+    redirect_uri: String,
+}
+
+#[derive(Default)]
+struct Records {
+    codes: HashMap<String, Grant>,
+    used_codes: Vec<String>,
+    refresh_tokens: HashMap<String, bool>,
+    access_tokens: Vec<String>,
+    requests: Vec<Recorded>,
+    minted: Vec<String>,
+}
+
+struct Inner {
+    issuer: String,
+    key: RsaPrivateKey,
+    kid: String,
+    behaviour: Mutex<Behaviour>,
+    records: Mutex<Records>,
+}
+
+#[derive(Clone)]
+pub struct TestProvider(Arc<Inner>);
+
+impl TestProvider {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind provider");
+        let issuer = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+        let key = RsaPrivateKey::from_pkcs1_pem(include_str!("test-signing-key.pem")).expect("test key");
+        let provider = Self(Arc::new(Inner {
+            issuer,
+            key,
+            kid: "test-key-1".into(),
+            behaviour: Mutex::new(Behaviour::default()),
+            records: Mutex::default(),
+        }));
+        let app = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .route("/userinfo", get(userinfo))
+            .route("/revoke", post(revoke))
+            .route("/end_session", get(end_session))
+            .with_state(provider.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("provider serves") });
+        provider
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+
+    pub fn behave(&self, change: impl FnOnce(&mut Behaviour)) {
+        change(&mut self.0.behaviour.lock().unwrap());
+    }
+
+    /// Requests received at `path`, oldest first.
+    pub fn requests(&self, path: &str) -> Vec<Recorded> {
+        let records = self.0.records.lock().unwrap();
+        records.requests.iter().filter(|request| request.path == path).cloned().collect()
+    }
+
+    /// Refresh-token grants received at the token endpoint.
+    pub fn refresh_grants(&self) -> usize {
+        self.requests("/token")
+            .iter()
+            .filter(|request| request.params.get("grant_type").map(String::as_str) == Some("refresh_token"))
+            .count()
+    }
+
+    /// Every token string this provider has handed out.
+    pub fn minted_tokens(&self) -> Vec<String> {
+        self.0.records.lock().unwrap().minted.clone()
+    }
+
+    /// Ends every grant at the provider, as an administrator would.
+    pub fn revoke_all_refresh_tokens(&self) {
+        for active in self.0.records.lock().unwrap().refresh_tokens.values_mut() {
+            *active = false;
+        }
+    }
+
+    pub fn is_refresh_token_active(&self, token: &str) -> bool {
+        self.0.records.lock().unwrap().refresh_tokens.get(token).copied().unwrap_or(false)
+    }
+
+    fn record(&self, path: &'static str, params: HashMap<String, String>) {
+        self.0.records.lock().unwrap().requests.push(Recorded { path, params });
+    }
+
+    fn mint(&self, kind: &str) -> String {
+        let token = format!("{TOKEN_MARK}-{kind}-{:032x}", rand::random::<u128>());
+        self.0.records.lock().unwrap().minted.push(token.clone());
+        token
+    }
+
+    fn sign(&self, claims: &Value) -> String {
+        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.0.kid});
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = SigningKey::<Sha256>::new(self.0.key.clone()).sign(signing_input.as_bytes());
+        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+
+    fn id_token(&self, nonce: Option<&str>, access_token: &str) -> String {
+        let now = now();
+        let digest = Sha256::digest(access_token.as_bytes());
+        let mut claims = json!({
+            "iss": self.0.issuer,
+            "aud": CLIENT_ID,
+            "sub": SUBJECT,
+            "iat": now,
+            "exp": now + 300,
+            "at_hash": URL_SAFE_NO_PAD.encode(&digest[..16]),
+        });
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
+        self.sign(&claims)
+    }
+
+    fn token_response(&self, nonce: Option<&str>, with_id_token: bool) -> Value {
+        let behaviour = self.0.behaviour.lock().unwrap().clone();
+        let access_token = self.mint("access");
+        let refresh_token = self.mint("refresh");
+        {
+            let mut records = self.0.records.lock().unwrap();
+            records.access_tokens.push(access_token.clone());
+            records.refresh_tokens.insert(refresh_token.clone(), true);
+        }
+        let mut response = json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": behaviour.access_token_ttl,
+            "refresh_token": refresh_token,
+            "scope": "openid offline_access",
+        });
+        if with_id_token {
+            response["id_token"] = json!(self.id_token(nonce, &access_token));
+        }
+        response
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
+}
+
+fn oauth_error(status: StatusCode, error: &str) -> Response {
+    (status, Json(json!({"error": error}))).into_response()
+}
+
+async fn discovery(State(provider): State<TestProvider>) -> Json<Value> {
+    let issuer = provider.issuer();
+    Json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "end_session_endpoint": format!("{issuer}/end_session"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid", "offline_access"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "code_challenge_methods_supported": ["S256"],
+    }))
+}
+
+async fn jwks(State(provider): State<TestProvider>) -> Json<Value> {
+    let public = provider.0.key.to_public_key();
+    Json(json!({"keys": [{
+        "kty": "RSA",
+        "use": "sig",
+        "alg": "RS256",
+        "kid": provider.0.kid,
+        "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+        "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+    }]}))
+}
+
+async fn authorize(
+    State(provider): State<TestProvider>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    provider.record("/authorize", params.clone());
+    let (Some(redirect_uri), Some(state), Some(challenge)) =
+        (params.get("redirect_uri"), params.get("state"), params.get("code_challenge"))
+    else {
+        return (StatusCode::BAD_REQUEST, "missing redirect_uri, state or code_challenge").into_response();
+    };
+    if params.get("code_challenge_method").map(String::as_str) != Some("S256")
+        || params.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+    {
+        return (StatusCode::BAD_REQUEST, "bad client_id or PKCE method").into_response();
+    }
+    // The user signs in at once: there is no login form in this provider.
+    let code = format!("code-{:032x}", rand::random::<u128>());
+    provider.0.records.lock().unwrap().codes.insert(
+        code.clone(),
+        Grant {
+            nonce: params.get("nonce").cloned(),
+            code_challenge: challenge.clone(),
+            redirect_uri: redirect_uri.clone(),
+        },
+    );
+    let target = format!(
+        "{redirect_uri}?code={code}&state={}",
+        url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
+    );
+    Redirect::to(&target).into_response()
+}
+
+fn client_authenticated(headers: &HeaderMap) -> bool {
+    let expected = format!("Basic {}", STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
+    headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()) == Some(expected.as_str())
+}
+
+async fn token(
+    State(provider): State<TestProvider>,
+    headers: HeaderMap,
+    Form(params): Form<HashMap<String, String>>,
+) -> Response {
+    provider.record("/token", params.clone());
+    if !client_authenticated(&headers) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    match params.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let code = params.get("code").cloned().unwrap_or_default();
+            let grant = {
+                let mut records = provider.0.records.lock().unwrap();
+                if records.used_codes.contains(&code) {
+                    None
+                } else {
+                    records.used_codes.push(code.clone());
+                    records.codes.remove(&code)
+                }
+            };
+            let Some(grant) = grant else {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+            };
+            let verifier = params.get("code_verifier").cloned().unwrap_or_default();
+            let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            if challenge != grant.code_challenge
+                || params.get("redirect_uri") != Some(&grant.redirect_uri)
+            {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+            }
+            Json(provider.token_response(grant.nonce.as_deref(), true)).into_response()
+        }
+        Some("refresh_token") => {
+            let delay = provider.0.behaviour.lock().unwrap().refresh_delay;
+            tokio::time::sleep(delay).await;
+            let presented = params.get("refresh_token").cloned().unwrap_or_default();
+            // Rotation with no grace period: a refresh token works once.
+            let active = provider
+                .0
+                .records
+                .lock()
+                .unwrap()
+                .refresh_tokens
+                .insert(presented, false)
+                .unwrap_or(false);
+            if !active {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+            }
+            Json(provider.token_response(None, false)).into_response()
+        }
+        _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+    }
+}
+
+async fn userinfo(State(provider): State<TestProvider>, headers: HeaderMap) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned();
+    provider.record("/userinfo", HashMap::from([("access_token".into(), bearer.clone())]));
+    if !provider.0.records.lock().unwrap().access_tokens.contains(&bearer) {
+        return (StatusCode::UNAUTHORIZED, "invalid_token").into_response();
+    }
+    let behaviour = provider.0.behaviour.lock().unwrap().clone();
+    let mut claims = behaviour.userinfo;
+    claims["sub"] = json!(behaviour.userinfo_sub.unwrap_or_else(|| SUBJECT.into()));
+    Json(claims).into_response()
+}
+
+async fn revoke(
+    State(provider): State<TestProvider>,
+    headers: HeaderMap,
+    Form(params): Form<HashMap<String, String>>,
+) -> Response {
+    provider.record("/revoke", params.clone());
+    if !client_authenticated(&headers) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    if let Some(token) = params.get("token") {
+        provider.0.records.lock().unwrap().refresh_tokens.insert(token.clone(), false);
+    }
+    StatusCode::OK.into_response()
+}
+
+async fn end_session(
+    State(provider): State<TestProvider>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    provider.record("/end_session", params);
+    (StatusCode::OK, "signed out at the provider").into_response()
+}
