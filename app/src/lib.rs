@@ -11,7 +11,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::StaticSegment;
+use leptos_router::{SsrMode, StaticSegment};
 
 use pages::{home::HomePage, logout::LogoutPage, not_found::NotFound};
 
@@ -42,9 +42,11 @@ pub fn App() -> impl IntoView {
         <Title text="Authgear + Leptos"/>
         <Router>
             <main>
+                // `Async`: the server waits for the session, then sends a
+                // complete page, so it works without JavaScript too.
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage/>
-                    <Route path=StaticSegment("logout") view=LogoutPage/>
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("logout") view=LogoutPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
