@@ -5,6 +5,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod auth;
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod csp;
 pub mod model;
 pub mod pages;
 
@@ -17,6 +19,8 @@ use pages::{home::HomePage, logout::LogoutPage, not_found::NotFound};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    csp::apply();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -10,6 +10,10 @@ use axum_extra::extract::cookie::Key;
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, Scope};
 use url::Url;
 
+/// Long enough for a slow provider, short enough that a hung one does not
+/// hang the app's requests with it.
+const PROVIDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Fewer bytes than this cannot be a safe key.
 const MIN_SECRET_KEY_LEN: usize = 32;
 
@@ -81,6 +85,7 @@ impl Config {
                 app_url,
                 scopes,
                 cookie_key: Key::derive_from(secret_key.as_bytes()),
+                provider_timeout: PROVIDER_TIMEOUT,
             },
             session_db,
         })

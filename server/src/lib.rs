@@ -53,11 +53,17 @@ pub async fn open_session_store(path: &Path) -> Result<SqliteStore, tower_sessio
 pub fn router(state: AppState, store: SqliteStore) -> Router {
     let routes = generate_route_list(App);
     let sessions = auth::session::layer(store, state.auth.settings());
-    let security_headers = [
+    let https = state.auth.settings().secure_cookies();
+    // Defaults for every response; pages set a stricter CSP of their own.
+    let mut security_headers = vec![
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+        (header::CONTENT_SECURITY_POLICY, "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
     ];
+    if https {
+        security_headers.push((header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"));
+    }
 
     let mut router = Router::new()
         .route("/login", get(routes::login))

@@ -5,7 +5,7 @@ use app::auth::flow::{self, CallbackParams, LoginTransaction};
 use app::auth::{session, AuthError};
 use app::pages::standalone;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, REFERRER_POLICY};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, PrivateCookieJar, SameSite};
 use time::Duration;
@@ -63,7 +63,11 @@ pub async fn callback(
     .await;
 
     // The callback URL carries the code and state: keep it out of any Referer.
-    let headers = [(CACHE_CONTROL, "no-store"), (REFERRER_POLICY, "no-referrer")];
+    let headers = [
+        (CACHE_CONTROL, "no-store"),
+        (REFERRER_POLICY, "no-referrer"),
+        (CONTENT_SECURITY_POLICY, app::csp::STANDALONE_PAGE),
+    ];
     match result {
         Ok(return_to) => {
             tracing::info!(step = "callback", "user signed in");
@@ -79,7 +83,7 @@ pub fn problem(state: &AppState, step: &'static str, error: AuthError) -> Respon
     error.log(step);
     (
         error.status(),
-        [(CACHE_CONTROL, "no-store")],
+        [(CACHE_CONTROL, "no-store"), (CONTENT_SECURITY_POLICY, app::csp::STANDALONE_PAGE)],
         Html(standalone::problem(&state.stylesheet(), error.user_message())),
     )
         .into_response()

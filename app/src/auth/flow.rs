@@ -9,7 +9,8 @@
 
 use openidconnect::core::{CoreErrorResponseType, CoreResponseType, CoreUserInfoClaims};
 use openidconnect::{
-    AccessTokenHash, AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse,
+    AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClaimsVerificationError, CsrfToken,
+    Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, PkceCodeVerifier, RequestTokenError, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
@@ -138,22 +139,24 @@ pub async fn finish_login(
         })?;
 
     let id_token = response.id_token().ok_or(AuthError::MissingIdToken)?;
-    let verifier = provider.id_token_verifier();
-    let claims = id_token
-        .claims(&verifier, &transaction.nonce)
-        .map_err(|error| AuthError::InvalidIdToken(error.to_string()))?;
-    if let Some(expected) = claims.access_token_hash() {
-        let invalid = |reason: String| AuthError::InvalidIdToken(reason);
-        let actual = AccessTokenHash::from_token(
-            response.access_token(),
-            id_token.signing_alg().map_err(|error| invalid(error.to_string()))?,
-            id_token.signing_key(&verifier).map_err(|error| invalid(error.to_string()))?,
-        )
-        .map_err(|error| invalid(error.to_string()))?;
-        if actual != *expected {
-            return Err(invalid("at_hash does not match the access token".into()));
-        }
-    }
+    let claims = provider
+        .verify(auth.http(), |verifier| {
+            let claims = id_token.claims(verifier, &transaction.nonce)?;
+            // The access token must be the one this ID token was issued with.
+            if let Some(expected) = claims.access_token_hash() {
+                let other = |error: &dyn std::fmt::Display| ClaimsVerificationError::Other(error.to_string());
+                let alg = id_token.signing_alg().map_err(|e| other(&e))?;
+                let key = id_token.signing_key(verifier).map_err(|e| other(&e))?;
+                let actual = AccessTokenHash::from_token(response.access_token(), alg, key)
+                    .map_err(|e| other(&e))?;
+                if actual != *expected {
+                    return Err(other(&"at_hash does not match the access token"));
+                }
+            }
+            Ok(claims.clone())
+        })
+        .await
+        .map_err(|error| AuthError::InvalidIdToken(error_chain(&error)))?;
 
     // Asking for the ID token's subject makes `openidconnect` reject a
     // userinfo answer about anybody else.
@@ -167,7 +170,7 @@ pub async fn finish_login(
 
     let session = AuthSession {
         id_token: id_token.clone(),
-        id_token_claims: serde_json::to_value(claims).unwrap_or_default(),
+        id_token_claims: serde_json::to_value(&claims).unwrap_or_default(),
         userinfo: serde_json::to_value(&userinfo).unwrap_or_default(),
         tokens: TokenSet::from_response(
             &response,

@@ -35,6 +35,9 @@ pub struct AuthSettings {
     pub scopes: Vec<Scope>,
     /// Encrypts the short-lived login-transaction cookie.
     pub cookie_key: Key,
+    /// How long one call to the provider may take. A hung provider then
+    /// costs a request this long, not forever.
+    pub provider_timeout: Duration,
 }
 
 impl AuthSettings {
@@ -87,10 +90,6 @@ struct Inner {
     refresher: Refresher,
 }
 
-/// How long any single call to the provider may take. A hung provider then
-/// costs a request a few seconds, not forever.
-const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
-
 impl Auth {
     /// Builds the handle and starts discovering the provider in the background:
     /// the app serves guests while the provider is unreachable.
@@ -98,8 +97,8 @@ impl Auth {
         let http = reqwest::Client::builder()
             // Following redirects would let a provider point our server at any URL.
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(PROVIDER_TIMEOUT)
+            .connect_timeout(settings.provider_timeout)
+            .timeout(settings.provider_timeout)
             .build()
             .map_err(|error| AuthError::HttpClient(error.to_string()))?;
         let provider = ProviderHandle::discover_in_background(settings.clone(), http.clone());

@@ -1,18 +1,19 @@
 //! The identity provider as this app knows it: discovered once, in the
 //! background, and retried until it answers.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
-    CoreGrantType, CoreIdTokenVerifier, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
-    CoreSubjectIdentifierType,
+    CoreGrantType, CoreIdTokenVerifier, CoreJsonWebKey, CoreJsonWebKeySet,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    reqwest, AdditionalProviderMetadata, EndSessionUrl, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, LogoutProviderMetadata, ProviderMetadata, RedirectUrl, RevocationUrl,
+    reqwest, AdditionalProviderMetadata, ClaimsVerificationError, EndSessionUrl,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, JsonWebKeySetUrl, LogoutProviderMetadata,
+    ProviderMetadata, RedirectUrl, RevocationUrl, SignatureVerificationError,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -68,11 +69,20 @@ const ALLOWED_ID_TOKEN_ALGS: [CoreJwsSigningAlgorithm; 9] = [
     CoreJwsSigningAlgorithm::EdDsa,
 ];
 
+/// A stream of ID tokens with unknown key ids must not turn into a stream of
+/// JWKS downloads: after one refetch, the next waits this long.
+const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+
 /// A discovered provider.
 pub struct Provider {
     pub client: OidcClient,
     pub end_session: Option<EndSessionUrl>,
     pub revocation: Option<RevocationUrl>,
+    settings: AuthSettings,
+    jwks_uri: JsonWebKeySetUrl,
+    /// The provider's signing keys, refetched when it signs with a new one.
+    jwks: RwLock<CoreJsonWebKeySet>,
+    last_jwks_refetch: Mutex<Option<Instant>>,
 }
 
 impl Provider {
@@ -84,6 +94,8 @@ impl Provider {
             .await
             .map_err(|error| error_chain(&error))?;
         let extra = metadata.additional_metadata().clone();
+        let jwks_uri = metadata.jwks_uri().clone();
+        let jwks = metadata.jwks().clone();
         let redirect_url =
             RedirectUrl::new(settings.redirect_url()).map_err(|error| error.to_string())?;
         let client = CoreClient::from_provider_metadata(
@@ -96,14 +108,62 @@ impl Provider {
             client,
             end_session: extra.end_session_endpoint,
             revocation: extra.additional_metadata.revocation_endpoint,
+            settings: settings.clone(),
+            jwks_uri,
+            jwks: RwLock::new(jwks),
+            last_jwks_refetch: Mutex::new(None),
         })
     }
 
-    /// Checks signature, issuer, audience and expiry of ID tokens.
-    pub fn id_token_verifier(&self) -> CoreIdTokenVerifier<'_> {
-        self.client
-            .id_token_verifier()
-            .set_allowed_algs(ALLOWED_ID_TOKEN_ALGS)
+    /// Runs `check` on an ID token with a verifier of signature, issuer,
+    /// audience and expiry. If the token is signed with a key we do not know,
+    /// the provider may have rotated its keys: fetch them again (rate-limited)
+    /// and check once more.
+    pub async fn verify<T>(
+        &self,
+        http: &reqwest::Client,
+        check: impl Fn(&CoreIdTokenVerifier<'static>) -> Result<T, ClaimsVerificationError>,
+    ) -> Result<T, ClaimsVerificationError> {
+        match check(&self.id_token_verifier()) {
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) if self.refetch_jwks(http).await => check(&self.id_token_verifier()),
+            result => result,
+        }
+    }
+
+    fn id_token_verifier(&self) -> CoreIdTokenVerifier<'static> {
+        let jwks = self.jwks.read().unwrap_or_else(|poison| poison.into_inner()).clone();
+        CoreIdTokenVerifier::new_confidential_client(
+            self.settings.client_id.clone(),
+            self.settings.client_secret.clone(),
+            self.settings.issuer.clone(),
+            jwks,
+        )
+        .set_allowed_algs(ALLOWED_ID_TOKEN_ALGS)
+    }
+
+    /// True if new keys were fetched.
+    async fn refetch_jwks(&self, http: &reqwest::Client) -> bool {
+        {
+            let mut last = self.last_jwks_refetch.lock().unwrap_or_else(|poison| poison.into_inner());
+            if last.is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL) {
+                tracing::info!("ID token signed with an unknown key; JWKS refetch is rate-limited");
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        match CoreJsonWebKeySet::fetch_async(&self.jwks_uri, http).await {
+            Ok(jwks) => {
+                tracing::info!(keys = jwks.keys().len(), "provider signing keys refetched");
+                *self.jwks.write().unwrap_or_else(|poison| poison.into_inner()) = jwks;
+                true
+            }
+            Err(error) => {
+                tracing::warn!(reason = %error_chain(&error), "provider signing keys could not be refetched");
+                false
+            }
+        }
     }
 }
 

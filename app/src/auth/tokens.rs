@@ -61,10 +61,22 @@ impl Refresher {
                 .1
                 .clone()
         };
-        flight
+        let outcome = flight
             .get_or_init(|| call_provider(auth, refresh_token.clone()))
             .await
-            .clone()
+            .clone();
+        // An answer is remembered; a failure to get one is not, so the next
+        // request tries again.
+        if matches!(outcome, Err(RefreshFailure::Unavailable)) {
+            let mut flights = self.flights.lock().unwrap_or_else(|poison| poison.into_inner());
+            if flights
+                .get(refresh_token.secret())
+                .is_some_and(|(_, cell)| Arc::ptr_eq(cell, &flight))
+            {
+                flights.remove(refresh_token.secret());
+            }
+        }
+        outcome
     }
 
     /// Number of refreshes remembered; for tests.
@@ -99,9 +111,14 @@ async fn call_provider(auth: &Auth, refresh_token: RefreshToken) -> Outcome {
     let id_token = match response.id_token() {
         None => None,
         Some(id_token) => {
-            let verifier = provider.id_token_verifier();
-            match id_token.claims(&verifier, |_: Option<&openidconnect::Nonce>| Ok(())) {
-                Ok(claims) => Some((id_token.clone(), claims.subject().to_string())),
+            let no_nonce = |_: Option<&openidconnect::Nonce>| Ok(());
+            let subject = provider
+                .verify(auth.http(), |verifier| {
+                    Ok(id_token.claims(verifier, no_nonce)?.subject().to_string())
+                })
+                .await;
+            match subject {
+                Ok(subject) => Some((id_token.clone(), subject)),
                 Err(error) => {
                     tracing::warn!(%error, "refreshed ID token rejected");
                     return Err(RefreshFailure::Unavailable);

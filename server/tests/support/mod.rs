@@ -17,6 +17,7 @@ use server::config::Config;
 use server::{open_session_store, router, AppState};
 use tempfile::TempDir;
 
+#[allow(unused_imports)] // Not every test file looks for leaked tokens by mark.
 pub use provider::{TestProvider, TOKEN_MARK};
 
 pub struct TestApp {
@@ -47,7 +48,9 @@ impl TestApp {
             ("APP_URL", url.clone()),
             ("SESSION_DB_PATH", dir.path().join("sessions.db").display().to_string()),
         ]);
-        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("config");
+        let mut config = Config::from_lookup(|name| env.get(name).cloned()).expect("config");
+        // Tests of a hung provider should not wait the production timeout.
+        config.auth.provider_timeout = std::time::Duration::from_secs(1);
         let store = open_session_store(&config.session_db).await.expect("store");
         let auth = Auth::start(config.auth).expect("auth");
         let leptos_options = LeptosOptions::builder().output_name("authgear-leptos").build();
@@ -150,5 +153,44 @@ impl Browser {
             .send()
             .await
             .expect("POST")
+    }
+}
+
+/// This test's log output. `#[tokio::test]` runs the test, the app and the
+/// provider on one thread, so a thread-local subscriber sees all of them.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+struct LogWriter(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Self::default();
+        let buffer = logs.0.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_env_filter("info")
+            .with_writer(move || LogWriter(buffer.clone()))
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+
+    /// The rejection events ("auth request rejected/failed") logged so far.
+    pub fn rejections(&self) -> Vec<String> {
+        self.text().lines().filter(|line| line.contains("auth request")).map(str::to_owned).collect()
     }
 }

@@ -28,6 +28,29 @@ pub const SUBJECT: &str = "user-42";
 /// leaks with one search.
 pub const TOKEN_MARK: &str = "SECRETTOKEN";
 
+/// How the ID token is signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signing {
+    Rs256,
+    /// RS256 with one bit of the signature flipped.
+    BadSignature,
+    /// `alg: none` and an empty signature.
+    Unsigned,
+    /// HS256 keyed with the client secret: algorithm confusion.
+    Hs256WithClientSecret,
+}
+
+/// How the token endpoint fails, when it does.
+#[derive(Clone, Debug)]
+pub enum Failure {
+    /// An OAuth error response.
+    Error(StatusCode, &'static str),
+    /// The answer comes after this long.
+    Slow(Duration),
+    /// The connection breaks in the middle of the answer.
+    Broken,
+}
+
 /// How the provider should behave; tests change it between steps.
 #[derive(Clone)]
 pub struct Behaviour {
@@ -37,6 +60,19 @@ pub struct Behaviour {
     /// Replaces the userinfo `sub` (to impersonate someone else).
     pub userinfo_sub: Option<String>,
     pub userinfo: Value,
+    /// Edits the ID token's claims before signing.
+    pub id_claims: Option<Arc<dyn Fn(&mut Value) + Send + Sync>>,
+    pub signing: Signing,
+    /// Which of the provider's keys signs, and whether its `kid` is sent.
+    pub signing_key: usize,
+    pub send_kid: bool,
+    /// The keys the JWKS endpoint publishes.
+    pub published_keys: Vec<usize>,
+    /// `id_token_signing_alg_values_supported` in discovery.
+    pub advertised_algs: Vec<&'static str>,
+    pub token_failure: Option<Failure>,
+    /// Every endpoint breaks the connection, as a provider that is down.
+    pub down: bool,
 }
 
 impl Default for Behaviour {
@@ -46,8 +82,21 @@ impl Default for Behaviour {
             refresh_delay: Duration::from_millis(0),
             userinfo_sub: None,
             userinfo: json!({"name": "Ada Lovelace", "email": "ada@example.com", "email_verified": true}),
+            id_claims: None,
+            signing: Signing::Rs256,
+            signing_key: 0,
+            send_kid: true,
+            published_keys: vec![0],
+            advertised_algs: vec!["RS256"],
+            token_failure: None,
+            down: false,
         }
     }
+}
+
+/// The kid of key `index`; the key ids are stable so tests can name them.
+pub fn kid(index: usize) -> String {
+    format!("test-key-{}", index + 1)
 }
 
 /// One request as the provider saw it.
@@ -75,8 +124,7 @@ struct Records {
 
 struct Inner {
     issuer: String,
-    key: RsaPrivateKey,
-    kid: String,
+    keys: Vec<RsaPrivateKey>,
     behaviour: Mutex<Behaviour>,
     records: Mutex<Records>,
 }
@@ -88,11 +136,12 @@ impl TestProvider {
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind provider");
         let issuer = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
-        let key = RsaPrivateKey::from_pkcs1_pem(include_str!("test-signing-key.pem")).expect("test key");
+        let keys = [include_str!("test-signing-key.pem"), include_str!("test-signing-key-2.pem")]
+            .map(|pem| RsaPrivateKey::from_pkcs1_pem(pem).expect("test key"))
+            .to_vec();
         let provider = Self(Arc::new(Inner {
             issuer,
-            key,
-            kid: "test-key-1".into(),
+            keys,
             behaviour: Mutex::new(Behaviour::default()),
             records: Mutex::default(),
         }));
@@ -104,6 +153,7 @@ impl TestProvider {
             .route("/userinfo", get(userinfo))
             .route("/revoke", post(revoke))
             .route("/end_session", get(end_session))
+            .layer(axum::middleware::from_fn_with_state(provider.clone(), when_down))
             .with_state(provider.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("provider serves") });
         provider
@@ -157,15 +207,43 @@ impl TestProvider {
         token
     }
 
+    fn behaviour(&self) -> Behaviour {
+        self.0.behaviour.lock().unwrap().clone()
+    }
+
     fn sign(&self, claims: &Value) -> String {
-        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.0.kid});
+        let behaviour = self.behaviour();
+        let alg = match behaviour.signing {
+            Signing::Rs256 | Signing::BadSignature => "RS256",
+            Signing::Unsigned => "none",
+            Signing::Hs256WithClientSecret => "HS256",
+        };
+        let mut header = json!({"alg": alg, "typ": "JWT"});
+        if behaviour.send_kid {
+            header["kid"] = json!(kid(behaviour.signing_key));
+        }
         let signing_input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let signature = SigningKey::<Sha256>::new(self.0.key.clone()).sign(signing_input.as_bytes());
-        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+        let key = &self.0.keys[behaviour.signing_key];
+        let signature = match behaviour.signing {
+            Signing::Rs256 => SigningKey::<Sha256>::new(key.clone()).sign(signing_input.as_bytes()).to_vec(),
+            Signing::BadSignature => {
+                let mut signature = SigningKey::<Sha256>::new(key.clone()).sign(signing_input.as_bytes()).to_vec();
+                signature[0] ^= 1;
+                signature
+            }
+            Signing::Unsigned => Vec::new(),
+            Signing::Hs256WithClientSecret => {
+                use hmac::Mac;
+                let mut mac = hmac::Hmac::<Sha256>::new_from_slice(CLIENT_SECRET.as_bytes()).expect("hmac key");
+                mac.update(signing_input.as_bytes());
+                mac.finalize().into_bytes().to_vec()
+            }
+        };
+        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 
     fn id_token(&self, nonce: Option<&str>, access_token: &str) -> String {
@@ -181,6 +259,9 @@ impl TestProvider {
         });
         if let Some(nonce) = nonce {
             claims["nonce"] = json!(nonce);
+        }
+        if let Some(edit) = self.behaviour().id_claims {
+            edit(&mut claims);
         }
         self.sign(&claims)
     }
@@ -228,7 +309,7 @@ async fn discovery(State(provider): State<TestProvider>) -> Json<Value> {
         "end_session_endpoint": format!("{issuer}/end_session"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": provider.behaviour().advertised_algs,
         "scopes_supported": ["openid", "offline_access"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
         "code_challenge_methods_supported": ["S256"],
@@ -236,15 +317,43 @@ async fn discovery(State(provider): State<TestProvider>) -> Json<Value> {
 }
 
 async fn jwks(State(provider): State<TestProvider>) -> Json<Value> {
-    let public = provider.0.key.to_public_key();
-    Json(json!({"keys": [{
-        "kty": "RSA",
-        "use": "sig",
-        "alg": "RS256",
-        "kid": provider.0.kid,
-        "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
-        "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
-    }]}))
+    provider.record("/jwks", HashMap::new());
+    let keys: Vec<Value> = provider
+        .behaviour()
+        .published_keys
+        .iter()
+        .map(|&index| {
+            let public = provider.0.keys[index].to_public_key();
+            json!({
+                "kty": "RSA",
+                "use": "sig",
+                "alg": "RS256",
+                "kid": kid(index),
+                "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+                "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+            })
+        })
+        .collect();
+    Json(json!({ "keys": keys }))
+}
+
+/// A response whose body breaks off: the client sees a dropped connection.
+fn broken() -> Response {
+    let body = futures_util::stream::once(async {
+        Err::<axum::body::Bytes, _>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "gone"))
+    });
+    (StatusCode::OK, axum::body::Body::from_stream(body)).into_response()
+}
+
+async fn when_down(
+    State(provider): State<TestProvider>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if provider.behaviour().down {
+        return broken();
+    }
+    next.run(request).await
 }
 
 async fn authorize(
@@ -292,6 +401,12 @@ async fn token(
     provider.record("/token", params.clone());
     if !client_authenticated(&headers) {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    match provider.behaviour().token_failure {
+        Some(Failure::Error(status, error)) => return oauth_error(status, error),
+        Some(Failure::Slow(delay)) => tokio::time::sleep(delay).await,
+        Some(Failure::Broken) => return broken(),
+        None => {}
     }
     match params.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
