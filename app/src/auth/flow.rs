@@ -205,10 +205,14 @@ pub fn safe_return_to(app_url: &Url, candidate: Option<&str>) -> String {
     match app_url.join(candidate) {
         Ok(url) if url.origin() == app_url.origin() => {
             let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
-            // A path that decodes to `//host` is harmless to browsers but not
-            // to every proxy in front of an app: refuse it too.
+            // A path that decodes to `//host` or to control characters is
+            // harmless to browsers but not to every proxy or log in front of
+            // an app: refuse it too.
             let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-            if decoded.starts_with("//") || decoded.starts_with("/\\") {
+            if decoded.starts_with("//")
+                || decoded.starts_with("/\\")
+                || decoded.chars().any(char::is_control)
+            {
                 "/".into()
             } else {
                 path.to_owned()
@@ -255,6 +259,8 @@ mod tests {
             "/%2F%2Fevil.example",
             "/%2f%2fevil.example",
             "/%5Cevil.example",
+            "/%0d%0aSet-Cookie:%20x=y",
+            "/a%00b",
             "javascript:alert(1)",
             "JaVaScRiPt:alert(1)",
             "data:text/html,hi",
@@ -287,5 +293,42 @@ mod tests {
         assert!(odd.state.is_some());
         let long = CallbackParams::parse(Some(&format!("error={}", "x".repeat(10_000))));
         assert_eq!(long.error.map(|e| e.len()), Some(MAX_ECHO));
+    }
+
+    /// What every answer of `safe_return_to` must be, whatever the input.
+    fn assert_local(app: &Url, out: &str) {
+        assert!(out.starts_with('/') && !out.starts_with("//") && !out.starts_with("/\\"), "{out:?}");
+        assert!(!out.chars().any(|c| c.is_control() || c == '\\'), "{out:?}");
+        let decoded = percent_encoding::percent_decode_str(out).decode_utf8_lossy();
+        assert!(!decoded.starts_with("//") && !decoded.starts_with("/\\"), "{out:?}");
+        assert_eq!(app.join(out).expect("joins").origin(), app.origin(), "{out:?}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn return_to_is_always_a_local_path(candidate in proptest::prelude::any::<String>()) {
+            let app = Url::parse("http://localhost:3000").expect("url");
+            assert_local(&app, &safe_return_to(&app, Some(&candidate)));
+        }
+
+        #[test]
+        fn return_to_from_path_like_input_is_local(candidate in "[/\\\\%a-zA-Z0-9.:@?#&=+ \t-]{0,40}") {
+            let app = Url::parse("https://app.example").expect("url");
+            assert_local(&app, &safe_return_to(&app, Some(&candidate)));
+        }
+
+        #[test]
+        fn any_callback_query_parses(query in proptest::prelude::any::<String>()) {
+            let params = CallbackParams::parse(Some(&query));
+            for echoed in [&params.error, &params.error_description] {
+                proptest::prop_assert!(echoed.as_ref().is_none_or(|text| text.chars().count() <= MAX_ECHO));
+            }
+        }
+
+        #[test]
+        fn callback_queries_of_raw_bytes_parse(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096)) {
+            let query = String::from_utf8_lossy(&bytes);
+            let _ = CallbackParams::parse(Some(&query));
+        }
     }
 }

@@ -36,6 +36,11 @@ impl TestApp {
 
     /// Starts the app against `issuer` without waiting for discovery.
     pub async fn start_unready(provider: &TestProvider, issuer: &str) -> Self {
+        Self::start_with(provider, issuer, &[]).await
+    }
+
+    /// Starts the app with some variables changed; does not wait for discovery.
+    pub async fn start_with(provider: &TestProvider, issuer: &str, overrides: &[(&'static str, &str)]) -> Self {
         let _ = provider;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
         let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
@@ -48,6 +53,8 @@ impl TestApp {
             ("APP_URL", url.clone()),
             ("SESSION_DB_PATH", dir.path().join("sessions.db").display().to_string()),
         ]);
+        let mut env = env;
+        env.extend(overrides.iter().map(|(name, value)| (*name, value.to_string())));
         let mut config = Config::from_lookup(|name| env.get(name).cloned()).expect("config");
         // Tests of a hung provider should not wait the production timeout.
         config.auth.provider_timeout = std::time::Duration::from_secs(1);
