@@ -1,5 +1,5 @@
 import { expect, test, type BrowserContext, type Page } from "@playwright/test";
-import { PROVIDER_URL, restartApp } from "../support/servers";
+import { appLog, PROVIDER_URL, restartApp } from "../support/servers";
 import { signInAtProvider, confirmSignOutAtProvider, issuedTokens } from "../support/provider";
 
 // Everything the page loads from the app, to search for tokens afterwards.
@@ -51,16 +51,39 @@ test("a guest sees the welcome page, the login link and the local provider banne
 
 test("sign in, see the session, stay signed in across reloads and restarts, sign out", async ({ page, context }) => {
   const bodies = recordResponses(page);
-  await login(page);
+  const cspViolations: string[] = [];
+  page.on("console", (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
+  });
+
+  // The login transaction cookie, while the browser is at the provider.
+  await page.goto("/");
+  await page.getByRole("link", { name: "Login" }).click();
+  await page.waitForURL(`${PROVIDER_URL}/**`);
+  const [transaction] = await context.cookies("http://localhost:3000/callback");
+  expect(transaction).toMatchObject({
+    name: "login",
+    httpOnly: true,
+    sameSite: "Lax",
+    path: "/callback",
+    secure: false,
+  });
+  expect(transaction.expires - Date.now() / 1000).toBeLessThanOrEqual(600);
+  expect(await context.cookies("http://localhost:3000/"), "no session before sign-in").toEqual([]);
+  await signInAtProvider(page, "ada");
+  await page.waitForURL("http://localhost:3000/");
+  await expect(page.getByRole("heading", { name: "Welcome Ada Lovelace" })).toBeVisible();
 
   const json = page.locator("#session-json");
   await expect(json).toContainText('"email": "ada@example.com"');
   await expect(json).toContainText('"has_refresh_token": true');
   await expect(json).toContainText('"offline_access"');
 
-  // The session cookie: opaque, HttpOnly, SameSite=Strict, whole site.
-  const [cookie] = await sessionCookies(context);
-  expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Strict", path: "/", secure: false });
+  // Every cookie the app has set: just the session one, opaque, HttpOnly, SameSite=Strict.
+  const appCookies = await context.cookies(["http://localhost:3000/", "http://localhost:3000/callback"]);
+  expect(appCookies.map((c) => c.name)).toEqual(["session"]);
+  expect(appCookies[0]).toMatchObject({ httpOnly: true, sameSite: "Strict", path: "/", secure: false });
+  expect(appCookies[0].value).toMatch(/^[A-Za-z0-9_-]{22}$/);
   const loginCookie = (await context.cookies("http://localhost:3000/callback")).find((c) => c.name === "login");
   expect(loginCookie, "the login transaction cookie is gone after the callback").toBeUndefined();
 
@@ -78,7 +101,8 @@ test("sign in, see the session, stay signed in across reloads and restarts, sign
   await page.reload();
   await expect(page.getByRole("heading", { name: "Welcome Ada Lovelace" })).toBeVisible();
 
-  await expectNoTokens([await page.content(), ...bodies]);
+  await expectNoTokens([await page.content(), ...bodies, appLog()]);
+  expect(cspViolations, "the page works under its Content-Security-Policy").toEqual([]);
 
   const oldCookies = await sessionCookies(context);
   const endSession = page.waitForRequest((request) => request.url().startsWith(`${PROVIDER_URL}/session/end`));
