@@ -1,11 +1,12 @@
 // A real OpenID Provider for development and tests, on this machine, with no
-// account and no internet: the certified `oidc-provider` package, set up the
-// way an Authgear project for this app is.
+// account and no internet: the certified `oidc-provider` package, set up to
+// behave the way an Authgear project for this app does.
 //
-//   node end2end/provider/server.mjs
+//   node end2end/provider/server.mjs        (or `npm run provider` in end2end/)
 //
-// Sign in with any login and password. The login `ada` has a name and an
+// Sign in with any login and any password. The login `ada` has a name and an
 // email; any other login has only a subject, so the app's name fallback shows.
+// Development only: keys, cookie keys and storage are throwaway and in memory.
 import http from "node:http";
 import Provider from "oidc-provider";
 
@@ -14,17 +15,24 @@ const host = env("PROVIDER_HOST", "127.0.0.1");
 const port = Number(env("PROVIDER_PORT", "4000"));
 // 127.0.0.1, not localhost: the app runs on localhost, so the provider is
 // another site, as Authgear is, and SameSite cookie rules apply for real.
-const issuer = env("PROVIDER_ISSUER", `http://${host}:${port}`);
+const issuer = env("PROVIDER_ISSUER", `http://127.0.0.1:${port}`);
 const appUrl = env("APP_URL", "http://localhost:3000");
+const accessTokenTtl = Number(env("PROVIDER_ACCESS_TOKEN_TTL", "3600"));
 
-const accounts = {
+const profiles = {
   ada: { name: "Ada Lovelace", email: "ada@example.com", email_verified: true },
 };
 
-// Token strings the provider handed out, so tests can check none reaches the browser.
-const issued = [];
+// What happened, for tests that must prove a side effect on the provider
+// (a refresh, a revocation, a logout) rather than infer it from the app.
 const events = [];
-const remember = (type) => events.push({ type, at: new Date().toISOString() });
+// Every token string handed out, so tests can check none reaches the browser.
+const issued = [];
+const record = (type, detail = {}) => {
+  events.push({ type, at: new Date().toISOString(), ...detail });
+  // Bounded, so a long development session does not grow without limit.
+  if (events.length > 1000) events.shift();
+};
 
 const provider = new Provider(issuer, {
   clients: [
@@ -38,83 +46,119 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: "client_secret_basic",
     },
   ],
+
   async findAccount(_ctx, id) {
     return {
       accountId: id,
       async claims() {
-        return { sub: id, ...(accounts[id] ?? {}) };
+        return { sub: id, ...profiles[id] };
       },
     };
   },
-  // Authgear returns the profile for `openid` alone; so does this provider.
+
+  // Authgear's userinfo returns the profile for `openid` alone, without the
+  // `profile`/`email` scopes, and the app asks for no more than that.
   claims: {
     openid: ["sub", "name", "email", "email_verified"],
   },
   scopes: ["openid", "offline_access"],
-  // The app never sees a consent screen from Authgear for its own client.
+
+  // oidc-provider strips `offline_access` from any authorization request that
+  // lacks prompt=consent (a reading OpenID Connect Core §11 allows), and by
+  // default only issues refresh tokens for `offline_access`. Authgear issues
+  // one without prompt=consent, so issue one whenever the client may refresh.
+  async issueRefreshToken(_ctx, client) {
+    return client.grantTypeAllowed("refresh_token");
+  },
+  // Without `offline_access` in the scope, tokens would otherwise die with the
+  // provider's browser session, and ending that session would revoke them.
+  // Refresh tokens must outlive it, and a sign-out test must prove the app
+  // revoked its own token rather than get it revoked by the provider.
+  async expiresWithSession() {
+    return false;
+  },
+
+  // A first-party client: Authgear shows it no consent screen, so every scope
+  // it asks for is granted as soon as the person has signed in.
   async loadExistingGrant(ctx) {
-    const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-    if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-    const grant = new ctx.oidc.provider.Grant({
-      clientId: ctx.oidc.client.clientId,
-      accountId: ctx.oidc.session.accountId,
-    });
-    grant.addOIDCScope("openid offline_access");
-    grant.addOIDCClaims(["name", "email", "email_verified"]);
+    const { client, session, account, provider: op } = ctx.oidc;
+    const grantId = ctx.oidc.result?.consent?.grantId || session.grantIdFor(client.clientId);
+    let grant = grantId ? await op.Grant.find(grantId) : undefined;
+    // A grant revoked or left from another account must not be reused.
+    if (!grant || grant.accountId !== account.accountId || grant.clientId !== client.clientId) {
+      grant = new op.Grant({ clientId: client.clientId, accountId: account.accountId });
+    }
+    grant.addOIDCScope([...ctx.oidc.requestParamOIDCScopes].join(" "));
+    grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);
     await grant.save();
     return grant;
   },
+
+  // The app must send S256 PKCE even though it is a confidential client.
   pkce: { required: () => true },
-  // Like Authgear can be: a refresh token works exactly once.
+  // Like Authgear can be: every refresh token works exactly once, and a reused
+  // one fails with invalid_grant (and revokes the grant, as reuse detection).
   rotateRefreshToken: true,
   ttl: {
-    AccessToken: Number(env("PROVIDER_ACCESS_TOKEN_TTL", "3600")),
+    AccessToken: accessTokenTtl,
+    AuthorizationCode: 60,
     IdToken: 3600,
+    Interaction: 3600,
     RefreshToken: 14 * 24 * 3600,
     Grant: 14 * 24 * 3600,
     Session: 14 * 24 * 3600,
   },
+  // One machine, one clock: an access token must stop working when its
+  // expires_in says, not 15 seconds later (the default leeway), so tests with a
+  // short PROVIDER_ACCESS_TOKEN_TTL see the provider reject it on time.
+  clockTolerance: 0,
   features: {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    userinfo: { enabled: true },
   },
-  // Fixed development-only keys, so cookies survive a provider restart.
+  // A fixed key, so browser cookies survive a provider restart.
   cookies: { keys: ["local-development-provider-cookie-key"] },
 });
-
-// Development only: oidc-provider warns about http and its in-memory store.
-provider.proxy = false;
 
 provider.on("grant.success", (ctx) => {
   const { access_token, refresh_token, id_token } = ctx.body ?? {};
   issued.push(...[access_token, refresh_token, id_token].filter(Boolean));
-  remember(ctx.oidc.params.grant_type === "refresh_token" ? "refresh" : "code_exchange");
+  record("grant.success", { grant_type: ctx.oidc.params.grant_type });
 });
-provider.on("grant.revoked", () => remember("grant_revoked"));
-provider.on("refresh_token.destroyed", () => remember("refresh_token_revoked"));
-provider.on("end_session.success", () => remember("end_session"));
-
-// oidc-provider grants offline_access only when the request also says
-// prompt=consent (OpenID Connect Core §11 allows that reading); Authgear does
-// not need it. Adding it here keeps the app's requests the same for both.
+for (const type of ["grant.revoked", "end_session.success", "authorization.success"]) {
+  provider.on(type, () => record(type));
+}
+for (const type of ["refresh_token.consumed", "refresh_token.destroyed", "access_token.destroyed"]) {
+  provider.on(type, () => record(type));
+}
+for (const type of ["grant.error", "revocation.error", "userinfo.error", "end_session.error", "authorization.error"]) {
+  provider.on(type, (_ctx, err) => record(type, { error: err?.error ?? String(err) }));
+}
+// oidc-provider emits no success event for these two endpoints.
 provider.use(async (ctx, next) => {
-  if (ctx.path === "/auth" && /(^|\s)offline_access(\s|$)/.test(ctx.query.scope ?? "") && !ctx.query.prompt) {
-    ctx.query = { ...ctx.query, prompt: "consent" };
-  }
   await next();
+  const route = ctx.oidc?.route;
+  if ((route === "revocation" || route === "userinfo") && ctx.status === 200) {
+    record(`${route}.success`);
+  }
 });
 
-// A small test API beside the provider: what was issued and what happened.
+// A tiny test API beside the provider, outside oidc-provider's routes.
+const json = (res, status, body) => {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(JSON.stringify(body));
+};
 const callback = provider.callback();
 const server = http.createServer((req, res) => {
-  if (req.url === "/__test__/tokens" && req.method === "GET") {
-    res.writeHead(200, { "content-type": "application/json" });
-    return res.end(JSON.stringify(issued));
-  }
-  if (req.url === "/__test__/events" && req.method === "GET") {
-    res.writeHead(200, { "content-type": "application/json" });
-    return res.end(JSON.stringify(events));
+  const path = req.url.split("?")[0];
+  if (path === "/__test__/events" && req.method === "GET") return json(res, 200, events);
+  if (path === "/__test__/tokens" && req.method === "GET") return json(res, 200, issued);
+  if (path === "/__test__/reset" && req.method === "POST") {
+    events.length = 0;
+    issued.length = 0;
+    return json(res, 200, { ok: true });
   }
   return callback(req, res);
 });
@@ -123,6 +167,12 @@ server.listen(port, host, () => {
   console.log(`local OpenID provider ready at ${issuer}`);
 });
 
-const stop = () => server.close(() => process.exit(0));
+// Browsers keep connections open; without this, a test run's teardown would
+// wait on them, or leave the port taken for the next run.
+const stop = () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+};
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

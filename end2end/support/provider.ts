@@ -7,8 +7,6 @@ export async function signInAtProvider(page: Page, login: string): Promise<void>
   await page.locator('input[name="login"]').fill(login);
   await page.locator('input[name="password"]').fill("any password");
   await page.getByRole("button", { name: "Sign-in" }).click();
-  // The local provider asks once per sign-in to allow offline_access.
-  await page.getByRole("button", { name: "Continue" }).click();
 }
 
 export async function confirmSignOutAtProvider(page: Page): Promise<void> {
@@ -20,5 +18,11 @@ export async function confirmSignOutAtProvider(page: Page): Promise<void> {
 /** Every token string the provider has issued so far. */
 export async function issuedTokens(): Promise<string[]> {
   const response = await fetch(`${PROVIDER_URL}/__test__/tokens`);
+  return response.json();
+}
+
+/** What the provider has recorded: refreshes, revocations, end-session calls. */
+export async function providerEvents(): Promise<{ type: string }[]> {
+  const response = await fetch(`${PROVIDER_URL}/__test__/events`);
   return response.json();
 }
