@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, ORIGIN, SET_COOKIE};
 use reqwest::StatusCode;
-use support::{location, Browser, TestApp, TestProvider, TOKEN_MARK};
+use support::{location, Browser, Logs, TestApp, TestProvider, TOKEN_MARK};
 
 async fn setup() -> (TestProvider, TestApp, Browser) {
     let provider = TestProvider::start().await;
@@ -25,6 +25,7 @@ fn assert_no_tokens(provider: &TestProvider, text: &str, place: &str) {
 
 #[tokio::test]
 async fn login_shows_the_user_and_keeps_tokens_on_the_server() {
+    let (logs, _guard) = Logs::capture();
     let (provider, _app, browser) = setup().await;
     let login = browser.get("/login").await;
     let authorize_url = location(&login);
@@ -75,6 +76,9 @@ async fn login_shows_the_user_and_keeps_tokens_on_the_server() {
     browser.viewer().await;
     assert_eq!(provider.requests("/userinfo").len(), userinfo_calls, "page views do not call the provider");
     assert_eq!(provider.refresh_grants(), 0);
+    let log = logs.text();
+    assert!(log.contains("user signed in"), "{log}");
+    assert_no_tokens(&provider, &log, "the server log");
 }
 
 #[tokio::test]
@@ -172,6 +176,7 @@ async fn a_session_id_planted_before_login_does_not_survive_it() {
 
 #[tokio::test]
 async fn concurrent_requests_refresh_an_expiring_token_once() {
+    let (logs, _guard) = Logs::capture();
     let (provider, _app, browser) = setup().await;
     provider.behave(|b| {
         b.access_token_ttl = 1;
@@ -196,6 +201,7 @@ async fn concurrent_requests_refresh_an_expiring_token_once() {
     assert_eq!(provider.refresh_grants(), 2, "the stored session has the rotated refresh token");
     browser.viewer().await;
     assert_eq!(provider.refresh_grants(), 2, "a fresh token is used without calling the provider");
+    assert_no_tokens(&provider, &logs.text(), "the server log");
 }
 
 #[tokio::test]
@@ -226,6 +232,7 @@ fn same_origin(app: &str, accept_html: bool) -> HeaderMap {
 
 #[tokio::test]
 async fn logout_revokes_and_sends_the_browser_to_end_session() {
+    let (logs, _guard) = Logs::capture();
     let (provider, app, browser) = setup().await;
     browser.login().await;
     let old_cookies = browser.cookies();
@@ -254,6 +261,7 @@ async fn logout_revokes_and_sends_the_browser_to_end_session() {
     }
     assert!(replay.viewer().await["user"].is_null());
     assert!(replay.get("/").await.text().await.unwrap().contains("Welcome Guest"));
+    assert_no_tokens(&provider, &logs.text(), "the server log");
 }
 
 #[tokio::test]
