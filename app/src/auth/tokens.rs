@@ -78,11 +78,6 @@ impl Refresher {
         }
         outcome
     }
-
-    /// Number of refreshes remembered; for tests.
-    pub fn remembered(&self) -> usize {
-        self.flights.lock().map(|flights| flights.len()).unwrap_or(0)
-    }
 }
 
 async fn call_provider(auth: &Auth, refresh_token: RefreshToken) -> Outcome {
