@@ -15,7 +15,9 @@ use crate::model::{display_name, SessionDetails, TokenMeta, UserView};
 /// The key of the record inside the session.
 const RECORD_KEY: &str = "auth";
 
-/// A signed-in user is forgotten after this long without a visit.
+/// A session expires this long after it was last saved. It is saved at
+/// sign-in and at every token refresh, so it rolls for active users without
+/// a store write on every page view (`with_always_save` would add one).
 const IDLE_TIMEOUT: Duration = Duration::days(7);
 
 /// Cookie settings for the session.
