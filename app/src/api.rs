@@ -4,9 +4,9 @@
 
 use leptos::prelude::*;
 
-use crate::model::{ApiError, Viewer};
 #[cfg(feature = "ssr")]
 use crate::model::Notice;
+use crate::model::{ApiError, Viewer};
 
 /// Who is looking at the page. Calls the provider only when the access token
 /// is about to expire.
@@ -20,7 +20,11 @@ pub async fn current_viewer() -> Result<Viewer, ApiError> {
         Current::Guest => (None, None),
         Current::Ended => (None, Some(Notice::SessionEnded)),
     };
-    Ok(Viewer { user, notice, local_provider })
+    Ok(Viewer {
+        user,
+        notice,
+        local_provider,
+    })
 }
 
 /// Fetches the user's profile again from the provider's userinfo endpoint,
@@ -31,7 +35,12 @@ pub async fn reload_profile() -> Result<(), ApiError> {
     crate::auth::tokens::reload_profile(&auth, &session)
         .await
         .map_err(to_api_error)?
-        .ok_or(ApiError::SignedOut)
+        .ok_or_else(|| {
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(axum::http::StatusCode::UNAUTHORIZED);
+            }
+            ApiError::SignedOut
+        })
 }
 
 /// Ends the session here and at the provider. The browser is sent to the

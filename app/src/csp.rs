@@ -30,9 +30,10 @@ pub fn app_page(nonce: &str, provider_origin: Option<&str>, live_reload: bool) -
 /// Sets the policy on the response being rendered. Called from the shell.
 pub fn apply() {
     use axum::http::{header::CONTENT_SECURITY_POLICY, HeaderValue};
-    let (Some(nonce), Some(response)) =
-        (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
-    else {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
         return;
     };
     let provider = use_context::<crate::auth::Auth>()

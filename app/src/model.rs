@@ -70,6 +70,19 @@ impl leptos::server_fn::error::FromServerFnError for ApiError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
     fn from_server_fn_error(error: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        // A request whose body cannot be read is the client's mistake: 400,
+        // not the 500 a server function error gets by default.
+        #[cfg(feature = "ssr")]
+        {
+            use leptos::server_fn::error::ServerFnErrorErr::{Args, Deserialization, MissingArg};
+            if matches!(error, Args(_) | Deserialization(_) | MissingArg(_)) {
+                if let Some(response) =
+                    leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+                {
+                    response.set_status(axum::http::StatusCode::BAD_REQUEST);
+                }
+            }
+        }
         ApiError::Transport(error.to_string())
     }
 }
@@ -115,8 +128,14 @@ mod tests {
     #[test]
     fn display_name_falls_back_in_order() {
         let cases = [
-            (json!({"email": "ada@example.com", "phone_number": "+1", "sub": "u1"}), "ada@example.com"),
-            (json!({"phone_number": "+44 20", "preferred_username": "ada", "sub": "u1"}), "+44 20"),
+            (
+                json!({"email": "ada@example.com", "phone_number": "+1", "sub": "u1"}),
+                "ada@example.com",
+            ),
+            (
+                json!({"phone_number": "+44 20", "preferred_username": "ada", "sub": "u1"}),
+                "+44 20",
+            ),
             (json!({"preferred_username": "ada", "sub": "u1"}), "ada"),
             (json!({"sub": "u1"}), "u1"),
         ];

@@ -26,7 +26,10 @@ pub struct Config {
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("{var} is not set: {hint}")]
-    Missing { var: &'static str, hint: &'static str },
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
     #[error("{var} is not valid: {reason}")]
     Invalid { var: &'static str, reason: String },
 }
@@ -40,7 +43,11 @@ impl Config {
     /// Reads variables through `lookup`, so tests need not touch the environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         // A variable set to blanks (as `.env.example` leaves them) counts as unset.
-        let get = |var: &str| lookup(var).map(|value| value.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |var: &str| {
+            lookup(var)
+                .map(|value| value.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let require = |var: &'static str, hint: &'static str| {
             get(var).ok_or(ConfigError::Missing { var, hint })
         };
@@ -74,8 +81,14 @@ impl Config {
             });
         }
         let app_url = parse_app_url(get("APP_URL").as_deref().unwrap_or("http://localhost:3000"))?;
-        let scopes = parse_scopes(get("AUTHGEAR_SCOPES").as_deref().unwrap_or("openid offline_access"))?;
-        let session_db = get("SESSION_DB_PATH").unwrap_or_else(|| "sessions.db".into()).into();
+        let scopes = parse_scopes(
+            get("AUTHGEAR_SCOPES")
+                .as_deref()
+                .unwrap_or("openid offline_access"),
+        )?;
+        let session_db = get("SESSION_DB_PATH")
+            .unwrap_or_else(|| "sessions.db".into())
+            .into();
 
         Ok(Self {
             auth: AuthSettings {
@@ -112,12 +125,21 @@ fn parse_app_url(value: &str) -> Result<Url, ConfigError> {
 /// credentials), https unless the host is a loopback one.
 fn parse_origin(var: &'static str, value: &str, example: &str) -> Result<Url, ConfigError> {
     let invalid = |reason: String| ConfigError::Invalid { var, reason };
-    let with_scheme = if value.contains("://") { value.to_owned() } else { format!("https://{value}") };
-    let url = Url::parse(&with_scheme)
-        .map_err(|error| invalid(format!("{value:?} is not a host name or URL ({error}); expected something like {example}")))?;
-    let host = url
-        .host()
-        .ok_or_else(|| invalid(format!("{value:?} has no host; expected something like {example}")))?;
+    let with_scheme = if value.contains("://") {
+        value.to_owned()
+    } else {
+        format!("https://{value}")
+    };
+    let url = Url::parse(&with_scheme).map_err(|error| {
+        invalid(format!(
+            "{value:?} is not a host name or URL ({error}); expected something like {example}"
+        ))
+    })?;
+    let host = url.host().ok_or_else(|| {
+        invalid(format!(
+            "{value:?} has no host; expected something like {example}"
+        ))
+    })?;
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&host) => {}
@@ -129,16 +151,23 @@ fn parse_origin(var: &'static str, value: &str, example: &str) -> Result<Url, Co
         scheme => return Err(invalid(format!("{value:?} has scheme {scheme:?}; use https"))),
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(format!("{value:?} has a path or query; give only the origin, like {example}")));
+        return Err(invalid(format!(
+            "{value:?} has a path or query; give only the origin, like {example}"
+        )));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(format!("{value:?} contains credentials; give only the origin, like {example}")));
+        return Err(invalid(format!(
+            "{value:?} contains credentials; give only the origin, like {example}"
+        )));
     }
     Ok(url)
 }
 
 fn parse_scopes(value: &str) -> Result<Vec<Scope>, ConfigError> {
-    let scopes: Vec<Scope> = value.split_whitespace().map(|scope| Scope::new(scope.to_owned())).collect();
+    let scopes: Vec<Scope> = value
+        .split_whitespace()
+        .map(|scope| Scope::new(scope.to_owned()))
+        .collect();
     if !scopes.iter().any(|scope| scope.as_str() == "openid") {
         return Err(ConfigError::Invalid {
             var: "AUTHGEAR_SCOPES",
@@ -179,8 +208,16 @@ mod tests {
         assert_eq!(config.auth.issuer.as_str(), "https://myapp.authgear.cloud");
         assert_eq!(config.auth.app_url.as_str(), "http://localhost:3000/");
         assert_eq!(config.auth.redirect_url(), "http://localhost:3000/callback");
-        assert_eq!(config.auth.post_logout_redirect_url(), "http://localhost:3000/");
-        let scopes: Vec<&str> = config.auth.scopes.iter().map(|scope| scope.as_str()).collect();
+        assert_eq!(
+            config.auth.post_logout_redirect_url(),
+            "http://localhost:3000/"
+        );
+        let scopes: Vec<&str> = config
+            .auth
+            .scopes
+            .iter()
+            .map(|scope| scope.as_str())
+            .collect();
         assert_eq!(scopes, ["openid", "offline_access"]);
         assert_eq!(config.session_db, PathBuf::from("sessions.db"));
         assert!(!config.auth.secure_cookies());
@@ -189,11 +226,23 @@ mod tests {
 
     #[test]
     fn domain_forms() {
-        let issuer = |domain| config(&[("AUTHGEAR_DOMAIN", domain)]).expect("valid").auth.issuer.to_string();
-        assert_eq!(issuer("https://myapp.authgear.cloud/"), "https://myapp.authgear.cloud");
+        let issuer = |domain| {
+            config(&[("AUTHGEAR_DOMAIN", domain)])
+                .expect("valid")
+                .auth
+                .issuer
+                .to_string()
+        };
+        assert_eq!(
+            issuer("https://myapp.authgear.cloud/"),
+            "https://myapp.authgear.cloud"
+        );
         assert_eq!(issuer("http://127.0.0.1:4000"), "http://127.0.0.1:4000");
         assert_eq!(issuer("http://localhost:4000"), "http://localhost:4000");
-        assert_eq!(issuer("auth.example.com:8443"), "https://auth.example.com:8443");
+        assert_eq!(
+            issuer("auth.example.com:8443"),
+            "https://auth.example.com:8443"
+        );
         let local = config(&[("AUTHGEAR_DOMAIN", "http://127.0.0.1:4000")]).expect("valid");
         assert!(local.auth.is_local_provider());
     }
@@ -202,7 +251,10 @@ mod tests {
     fn https_app_url_makes_cookies_secure() {
         let config = config(&[("APP_URL", "https://app.example.com")]).expect("valid");
         assert!(config.auth.secure_cookies());
-        assert_eq!(config.auth.redirect_url(), "https://app.example.com/callback");
+        assert_eq!(
+            config.auth.redirect_url(),
+            "https://app.example.com/callback"
+        );
     }
 
     #[test]
@@ -215,7 +267,10 @@ mod tests {
         ] {
             for unset in ["", "   "] {
                 let message = error(&[(var, unset)]);
-                assert!(message.starts_with(&format!("{var} is not set: ")), "{message}");
+                assert!(
+                    message.starts_with(&format!("{var} is not set: ")),
+                    "{message}"
+                );
                 assert!(message.contains(fix), "{message}");
             }
         }
@@ -224,21 +279,56 @@ mod tests {
     #[test]
     fn malformed_values_are_explained() {
         let cases: &[(&str, &str, &str)] = &[
-            ("AUTHGEAR_DOMAIN", "http://myapp.authgear.cloud", "uses plain http"),
-            ("AUTHGEAR_DOMAIN", "ftp://myapp.authgear.cloud", "has scheme \"ftp\""),
-            ("AUTHGEAR_DOMAIN", "https://myapp.authgear.cloud/oauth2", "has a path or query"),
-            ("AUTHGEAR_DOMAIN", "https://myapp.authgear.cloud?x=1", "has a path or query"),
-            ("AUTHGEAR_DOMAIN", "https://user:pw@myapp.authgear.cloud", "contains credentials"),
+            (
+                "AUTHGEAR_DOMAIN",
+                "http://myapp.authgear.cloud",
+                "uses plain http",
+            ),
+            (
+                "AUTHGEAR_DOMAIN",
+                "ftp://myapp.authgear.cloud",
+                "has scheme \"ftp\"",
+            ),
+            (
+                "AUTHGEAR_DOMAIN",
+                "https://myapp.authgear.cloud/oauth2",
+                "has a path or query",
+            ),
+            (
+                "AUTHGEAR_DOMAIN",
+                "https://myapp.authgear.cloud?x=1",
+                "has a path or query",
+            ),
+            (
+                "AUTHGEAR_DOMAIN",
+                "https://user:pw@myapp.authgear.cloud",
+                "contains credentials",
+            ),
             ("AUTHGEAR_DOMAIN", "my app", "is not a host name or URL"),
             ("AUTHGEAR_DOMAIN", "https://", "is not a host name or URL"),
             ("APP_URL", "http://app.example.com", "uses plain http"),
-            ("APP_URL", "http://localhost:3000/app", "has a path or query"),
-            ("APP_SECRET_KEY", "too-short", "it has 9 characters; use at least 32"),
-            ("AUTHGEAR_SCOPES", "offline_access email", "lacks \"openid\""),
+            (
+                "APP_URL",
+                "http://localhost:3000/app",
+                "has a path or query",
+            ),
+            (
+                "APP_SECRET_KEY",
+                "too-short",
+                "it has 9 characters; use at least 32",
+            ),
+            (
+                "AUTHGEAR_SCOPES",
+                "offline_access email",
+                "lacks \"openid\"",
+            ),
         ];
         for (var, value, expected) in cases {
             let message = error(&[(var, value)]);
-            assert!(message.starts_with(&format!("{var} is not valid: ")), "{var}={value}: {message}");
+            assert!(
+                message.starts_with(&format!("{var} is not valid: ")),
+                "{var}={value}: {message}"
+            );
             assert!(message.contains(expected), "{var}={value}: {message}");
         }
     }
@@ -252,7 +342,10 @@ mod tests {
     #[test]
     fn custom_scopes_and_session_path() {
         let config = config(&[
-            ("AUTHGEAR_SCOPES", "openid offline_access https://authgear.com/scopes/full-userinfo"),
+            (
+                "AUTHGEAR_SCOPES",
+                "openid offline_access https://authgear.com/scopes/full-userinfo",
+            ),
             ("SESSION_DB_PATH", "/var/lib/app/sessions.db"),
         ])
         .expect("valid");

@@ -63,16 +63,28 @@ mod tests {
 
     #[test]
     fn same_origin_requests_pass() {
-        assert!(allowed(&[("sec-fetch-site", "same-origin"), ("origin", APP)]));
+        assert!(allowed(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", APP)
+        ]));
         assert!(allowed(&[("origin", APP)]));
     }
 
     #[test]
     fn cross_site_and_unmarked_requests_are_rejected() {
-        assert!(!allowed(&[("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")]));
-        assert!(!allowed(&[("sec-fetch-site", "same-site"), ("origin", "http://localhost:4000")]));
+        assert!(!allowed(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.example")
+        ]));
+        assert!(!allowed(&[
+            ("sec-fetch-site", "same-site"),
+            ("origin", "http://localhost:4000")
+        ]));
         // A spoofed Origin does not outvote the browser's own Sec-Fetch-Site.
-        assert!(!allowed(&[("sec-fetch-site", "cross-site"), ("origin", APP)]));
+        assert!(!allowed(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", APP)
+        ]));
         assert!(!allowed(&[("origin", "https://evil.example")]));
         assert!(!allowed(&[("origin", "null")]));
         assert!(!allowed(&[]));

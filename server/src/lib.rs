@@ -37,13 +37,20 @@ impl FromRef<AppState> for Key {
 impl AppState {
     /// The app's stylesheet, for pages rendered outside the app.
     pub fn stylesheet(&self) -> String {
-        format!("/{}/{}.css", self.leptos_options.site_pkg_dir, self.leptos_options.output_name)
+        format!(
+            "/{}/{}.css",
+            self.leptos_options.site_pkg_dir, self.leptos_options.output_name
+        )
     }
 }
 
 /// Opens (and creates, the first time) the SQLite session store.
-pub async fn open_session_store(path: &Path) -> Result<SqliteStore, tower_sessions_sqlx_store::sqlx::Error> {
-    let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
+pub async fn open_session_store(
+    path: &Path,
+) -> Result<SqliteStore, tower_sessions_sqlx_store::sqlx::Error> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
     let store = SqliteStore::new(SqlitePool::connect_with(options).await?);
     store.migrate().await?;
     Ok(store)
@@ -59,10 +66,16 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
-        (header::CONTENT_SECURITY_POLICY, "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
     ];
     if https {
-        security_headers.push((header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"));
+        security_headers.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        ));
     }
 
     let mut router = Router::new()
@@ -82,9 +95,15 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site));
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::reject_cross_site,
+        ));
     for (name, value) in security_headers {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
     }
     router.layer(CompressionLayer::new()).with_state(state)
 }

@@ -30,7 +30,9 @@ async fn run() -> Result<(), String> {
         }
     }
     let filter = match std::env::var("RUST_LOG") {
-        Ok(value) => EnvFilter::try_new(&value).map_err(|error| format!("RUST_LOG is not valid: {error}"))?,
+        Ok(value) => {
+            EnvFilter::try_new(&value).map_err(|error| format!("RUST_LOG is not valid: {error}"))?
+        }
         Err(_) => EnvFilter::new("info"),
     };
     tracing_subscriber::fmt().with_env_filter(filter).init();
@@ -46,14 +48,29 @@ async fn run() -> Result<(), String> {
             "signing in with the LOCAL DEVELOPMENT PROVIDER; set AUTHGEAR_DOMAIN in .env to use Authgear"
         );
     }
-    let store = open_session_store(&config.session_db).await.map_err(|error| {
-        format!("the session store {} could not be opened: {error}", config.session_db.display())
-    })?;
-    tokio::spawn(store.clone().continuously_delete_expired(SESSION_CLEANUP_PERIOD));
+    let store = open_session_store(&config.session_db)
+        .await
+        .map_err(|error| {
+            format!(
+                "the session store {} could not be opened: {error}",
+                config.session_db.display()
+            )
+        })?;
+    tokio::spawn(
+        store
+            .clone()
+            .continuously_delete_expired(SESSION_CLEANUP_PERIOD),
+    );
 
     let auth = Auth::start(config.auth).map_err(|error| error.to_string())?;
     let addr = leptos_options.site_addr;
-    let app = router(AppState { leptos_options, auth }, store);
+    let app = router(
+        AppState {
+            leptos_options,
+            auth,
+        },
+        store,
+    );
 
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -76,7 +93,9 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             signal.recv().await;
         }
     };

@@ -71,7 +71,11 @@ pub async fn callback(
     match result {
         Ok(return_to) => {
             tracing::info!(step = "callback", "user signed in");
-            (headers, jar, Html(standalone::signed_in_hop(&state.stylesheet(), &return_to)))
+            (
+                headers,
+                jar,
+                Html(standalone::signed_in_hop(&state.stylesheet(), &return_to)),
+            )
                 .into_response()
         }
         Err(error) => (headers, jar, problem(&state, "callback", error)).into_response(),
@@ -83,15 +87,26 @@ pub fn problem(state: &AppState, step: &'static str, error: AuthError) -> Respon
     error.log(step);
     (
         error.status(),
-        [(CACHE_CONTROL, "no-store"), (CONTENT_SECURITY_POLICY, app::csp::STANDALONE_PAGE)],
-        Html(standalone::problem(&state.stylesheet(), error.user_message())),
+        [
+            (CACHE_CONTROL, "no-store"),
+            (CONTENT_SECURITY_POLICY, app::csp::STANDALONE_PAGE),
+        ],
+        Html(standalone::problem(
+            &state.stylesheet(),
+            error.user_message(),
+        )),
     )
         .into_response()
 }
 
 fn login_cookie_name(state: &AppState) -> String {
     // `__Host-` would need `Path=/`; `__Secure-` still guarantees https.
-    if state.auth.settings().secure_cookies() { "__Secure-login" } else { "login" }.to_owned()
+    if state.auth.settings().secure_cookies() {
+        "__Secure-login"
+    } else {
+        "login"
+    }
+    .to_owned()
 }
 
 /// `SameSite=Lax` so it comes back with the provider's top-level redirect;

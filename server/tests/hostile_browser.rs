@@ -22,9 +22,18 @@ async fn forged_callbacks_get_a_4xx_page_and_one_log_event() {
         ("no parameters", "/callback".to_owned()),
         ("no state", "/callback?code=abc".to_owned()),
         ("empty state", "/callback?code=abc&state=".to_owned()),
-        ("10 KB parameters", format!("/callback?code={long}&state={long}&error_description={long}")),
-        ("invalid percent-encoding", "/callback?code=%zz&state=%E0%A4%A&error=%".to_owned()),
-        ("html in the error", "/callback?error=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E&state=x".to_owned()),
+        (
+            "10 KB parameters",
+            format!("/callback?code={long}&state={long}&error_description={long}"),
+        ),
+        (
+            "invalid percent-encoding",
+            "/callback?code=%zz&state=%E0%A4%A&error=%".to_owned(),
+        ),
+        (
+            "html in the error",
+            "/callback?error=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E&state=x".to_owned(),
+        ),
     ];
     for (case, url) in callbacks {
         let (logs, _guard) = Logs::capture();
@@ -34,16 +43,32 @@ async fn forged_callbacks_get_a_4xx_page_and_one_log_event() {
         let response = browser.get(&url).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{case}");
         assert_eq!(response.headers()["cache-control"], "no-store", "{case}");
-        assert_eq!(response.headers()["referrer-policy"], "no-referrer", "{case}");
+        assert_eq!(
+            response.headers()["referrer-policy"],
+            "no-referrer",
+            "{case}"
+        );
         let page = response.text().await.unwrap();
         assert!(page.contains("Try again"), "{case}: {page}");
         assert!(!page.contains("<img src"), "{case}: unescaped: {page}");
         assert!(page.len() < 4096, "{case}: nothing echoed at length");
         assert!(browser.viewer().await["user"].is_null(), "{case}");
-        assert_eq!(logs.rejections().len(), 1, "{case}: {:?}", logs.rejections());
-        assert!(logs.rejections()[0].contains("state_mismatch"), "{case}: {:?}", logs.rejections());
+        assert_eq!(
+            logs.rejections().len(),
+            1,
+            "{case}: {:?}",
+            logs.rejections()
+        );
+        assert!(
+            logs.rejections()[0].contains("state_mismatch"),
+            "{case}: {:?}",
+            logs.rejections()
+        );
     }
-    assert!(provider.requests("/token").is_empty(), "no forged callback reached the provider");
+    assert!(
+        provider.requests("/token").is_empty(),
+        "no forged callback reached the provider"
+    );
 }
 
 #[tokio::test]
@@ -55,12 +80,22 @@ async fn a_code_replayed_with_a_fresh_login_is_refused_by_the_provider() {
 
     // The same browser starts another login and an attacker swaps in the old code.
     let second = browser.start_login("/login").await;
-    let old_code = first.split("code=").nth(1).unwrap().split('&').next().unwrap();
+    let old_code = first
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
     let state = second.split("state=").nth(1).unwrap();
     let replay = format!("/callback?code={old_code}&state={state}");
     let response = browser.get(&replay).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(provider.requests("/token").len(), 2, "the provider saw the replay and refused it");
+    assert_eq!(
+        provider.requests("/token").len(),
+        2,
+        "the provider saw the replay and refused it"
+    );
 }
 
 #[tokio::test]
@@ -79,7 +114,9 @@ async fn open_redirect_attempts_through_login_end_at_home() {
     for target in hostile {
         let browser = app.browser();
         let encoded: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
-        let callback = browser.start_login(&format!("/login?return_to={encoded}")).await;
+        let callback = browser
+            .start_login(&format!("/login?return_to={encoded}"))
+            .await;
         let hop = browser.get(&callback).await;
         assert!(hop.headers().get("location").is_none());
         let page = hop.text().await.unwrap();
@@ -99,16 +136,27 @@ async fn server_functions_refuse_other_origins() {
         headers.insert(ACCEPT, HeaderValue::from_static("text/html"));
         let response = browser.post(&format!("/api/{function}"), headers).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{function}");
-        assert!(response.text().await.unwrap().contains("did not come from this site"));
+        assert!(response
+            .text()
+            .await
+            .unwrap()
+            .contains("did not come from this site"));
     }
-    assert_eq!(browser.viewer().await["user"]["display_name"], "Ada Lovelace");
+    assert_eq!(
+        browser.viewer().await["user"]["display_name"],
+        "Ada Lovelace"
+    );
 }
 
 #[tokio::test]
 async fn pages_carry_security_headers_and_a_fresh_script_nonce() {
     let (_provider, app) = setup().await;
     let browser = app.browser();
-    let nonce_of = |page: &str| page.split("nonce=\"").nth(1).map(|rest| rest.split('"').next().unwrap().to_owned());
+    let nonce_of = |page: &str| {
+        page.split("nonce=\"")
+            .nth(1)
+            .map(|rest| rest.split('"').next().unwrap().to_owned())
+    };
 
     let first = browser.get("/").await;
     let headers = first.headers().clone();
@@ -116,34 +164,92 @@ async fn pages_carry_security_headers_and_a_fresh_script_nonce() {
     let nonce = nonce_of(&page).expect("hydration script has a nonce");
     let csp = headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains(&format!("'nonce-{nonce}'")), "{csp}");
-    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["x-frame-options"], "DENY");
-    assert!(headers.get("strict-transport-security").is_none(), "no HSTS over http");
+    assert!(
+        headers.get("strict-transport-security").is_none(),
+        "no HSTS over http"
+    );
 
     let second = browser.get("/").await.text().await.unwrap();
     assert_ne!(nonce_of(&second), Some(nonce), "a new nonce per response");
 
     browser.login().await;
     let signed_in = browser.get("/").await;
-    assert_eq!(signed_in.headers()["cache-control"], "no-store", "pages with user data are not cached");
+    assert_eq!(
+        signed_in.headers()["cache-control"],
+        "no-store",
+        "pages with user data are not cached"
+    );
 }
 
 #[tokio::test]
 async fn https_deployments_get_hsts_and_host_prefixed_secure_cookies() {
     let provider = TestProvider::start().await;
-    let app = TestApp::start_with(&provider, provider.issuer(), &[("APP_URL", "https://app.example")]).await;
+    let app = TestApp::start_with(
+        &provider,
+        provider.issuer(),
+        &[("APP_URL", "https://app.example")],
+    )
+    .await;
     app.auth.provider_ready().await;
     let browser = app.browser();
     let response = browser.get("/").await;
-    assert_eq!(response.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains");
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains"
+    );
 
     let login = browser.get("/login").await;
     let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("__Secure-login="), "{cookie}");
-    for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/callback", "Max-Age=600"] {
+    for attribute in [
+        "Secure",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/callback",
+        "Max-Age=600",
+    ] {
         assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
     }
     let authorize = support::location(&login);
-    assert!(authorize.contains("redirect_uri=https%3A%2F%2Fapp.example%2Fcallback"), "{authorize}");
+    assert!(
+        authorize.contains("redirect_uri=https%3A%2F%2Fapp.example%2Fcallback"),
+        "{authorize}"
+    );
+}
+
+#[tokio::test]
+async fn garbage_sent_to_server_functions_is_not_a_server_error() {
+    let (_provider, app) = setup().await;
+    let browser = app.browser();
+    let bodies: [(&str, Vec<u8>); 4] = [
+        ("application/x-www-form-urlencoded", b"%%%&&==".to_vec()),
+        ("application/json", b"{not json".to_vec()),
+        ("application/octet-stream", vec![0xff; 64 * 1024]),
+        ("text/plain", "x".repeat(1024 * 1024).into_bytes()),
+    ];
+    for function in ["viewer", "reload_profile", "logout", "no_such_function"] {
+        for (content_type, body) in &bodies {
+            let response = browser
+                .client
+                .post(format!("{}/api/{function}", app.url))
+                .header(ORIGIN, &app.url)
+                .header("sec-fetch-site", "same-origin")
+                .header("content-type", *content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                !response.status().is_server_error(),
+                "{function} with {content_type}: {}",
+                response.status()
+            );
+        }
+    }
 }

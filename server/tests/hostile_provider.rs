@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::provider::{kid, Behaviour, Failure, Signing, CLIENT_SECRET};
+use support::provider::{kid, Behaviour, ClaimsEdit, Failure, Signing, CLIENT_SECRET};
 use support::{Logs, TestApp, TestProvider};
 
 /// Runs one login against a provider behaving as `change` says, and returns
 /// the callback's status and page.
-async fn login_with(change: impl FnOnce(&mut Behaviour)) -> (StatusCode, String, TestProvider, TestApp, support::Browser) {
+async fn login_with(
+    change: impl FnOnce(&mut Behaviour),
+) -> (StatusCode, String, TestProvider, TestApp, support::Browser) {
     let provider = TestProvider::start().await;
     let app = TestApp::start(&provider).await;
     let browser = app.browser();
@@ -27,60 +29,138 @@ async fn login_with(change: impl FnOnce(&mut Behaviour)) -> (StatusCode, String,
     (status, page, provider, app, browser)
 }
 
-fn edit(f: impl Fn(&mut Value) + Send + Sync + 'static) -> Option<Arc<dyn Fn(&mut Value) + Send + Sync>> {
+fn edit(f: impl Fn(&mut Value) + Send + Sync + 'static) -> Option<ClaimsEdit> {
     Some(Arc::new(f))
 }
 
 /// The checks every rejection must pass.
-async fn assert_rejected(case: &str, change: impl FnOnce(&mut Behaviour), status: StatusCode, reason: &str) {
+async fn assert_rejected(
+    case: &str,
+    change: impl FnOnce(&mut Behaviour),
+    status: StatusCode,
+    reason: &str,
+) {
     let (logs, _guard) = Logs::capture();
     let (got, page, provider, _app, browser) = login_with(change).await;
     assert_eq!(got, status, "{case}: {page}");
     assert!(page.contains("Try again"), "{case}: friendly page: {page}");
-    assert!(browser.viewer().await["user"].is_null(), "{case}: no session");
+    assert!(
+        browser.viewer().await["user"].is_null(),
+        "{case}: no session"
+    );
     let rejections = logs.rejections();
     assert_eq!(rejections.len(), 1, "{case}: one log event: {rejections:?}");
     assert!(rejections[0].contains(reason), "{case}: {rejections:?}");
     let text = logs.text();
-    for secret in provider.minted_tokens().iter().map(String::as_str).chain([CLIENT_SECRET, "code-"]) {
-        assert!(!text.contains(secret), "{case}: the log contains {secret}: {text}");
+    for secret in provider
+        .minted_tokens()
+        .iter()
+        .map(String::as_str)
+        .chain([CLIENT_SECRET, "code-"])
+    {
+        assert!(
+            !text.contains(secret),
+            "{case}: the log contains {secret}: {text}"
+        );
     }
 }
 
 #[tokio::test]
 async fn id_tokens_that_fail_a_check_are_rejected() {
     let invalid = StatusCode::BAD_GATEWAY;
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Behaviour)>, &str)> = vec![
-        ("wrong iss", Box::new(|b| b.id_claims = edit(|c| c["iss"] = json!("https://evil.example"))), "invalid_id_token"),
-        ("aud without us", Box::new(|b| b.id_claims = edit(|c| c["aud"] = json!("another-client"))), "invalid_id_token"),
+    // (case, how the provider misbehaves, the log event's kind)
+    type Case = (&'static str, Box<dyn FnOnce(&mut Behaviour)>, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            "wrong iss",
+            Box::new(|b| b.id_claims = edit(|c| c["iss"] = json!("https://evil.example"))),
+            "invalid_id_token",
+        ),
+        (
+            "aud without us",
+            Box::new(|b| b.id_claims = edit(|c| c["aud"] = json!("another-client"))),
+            "invalid_id_token",
+        ),
         (
             "us only in azp",
-            Box::new(|b| b.id_claims = edit(|c| {
-                c["aud"] = json!(["another-client"]);
-                c["azp"] = json!(support::provider::CLIENT_ID);
-            })),
+            Box::new(|b| {
+                b.id_claims = edit(|c| {
+                    c["aud"] = json!(["another-client"]);
+                    c["azp"] = json!(support::provider::CLIENT_ID);
+                })
+            }),
             "invalid_id_token",
         ),
         // Required claims: the token response itself does not parse.
-        ("no iat", Box::new(|b| b.id_claims = edit(|c| { c.as_object_mut().unwrap().remove("iat"); })), "token_endpoint"),
-        ("no sub", Box::new(|b| b.id_claims = edit(|c| { c.as_object_mut().unwrap().remove("sub"); })), "token_endpoint"),
-        ("expired", Box::new(|b| b.id_claims = edit(|c| c["exp"] = json!(1_000_000_000))), "invalid_id_token"),
-        ("wrong nonce", Box::new(|b| b.id_claims = edit(|c| c["nonce"] = json!("not-the-nonce"))), "invalid_id_token"),
-        ("no nonce", Box::new(|b| b.id_claims = edit(|c| { c.as_object_mut().unwrap().remove("nonce"); })), "invalid_id_token"),
-        ("at_hash of another token", Box::new(|b| b.id_claims = edit(|c| c["at_hash"] = json!("AAAAAAAAAAAAAAAAAAAAAA"))), "invalid_id_token"),
-        ("bad RS256 signature", Box::new(|b| b.signing = Signing::BadSignature), "invalid_id_token"),
-        ("alg none", Box::new(|b| b.signing = Signing::Unsigned), "invalid_id_token"),
+        (
+            "no iat",
+            Box::new(|b| {
+                b.id_claims = edit(|c| {
+                    c.as_object_mut().unwrap().remove("iat");
+                })
+            }),
+            "token_endpoint",
+        ),
+        (
+            "no sub",
+            Box::new(|b| {
+                b.id_claims = edit(|c| {
+                    c.as_object_mut().unwrap().remove("sub");
+                })
+            }),
+            "token_endpoint",
+        ),
+        (
+            "expired",
+            Box::new(|b| b.id_claims = edit(|c| c["exp"] = json!(1_000_000_000))),
+            "invalid_id_token",
+        ),
+        (
+            "wrong nonce",
+            Box::new(|b| b.id_claims = edit(|c| c["nonce"] = json!("not-the-nonce"))),
+            "invalid_id_token",
+        ),
+        (
+            "no nonce",
+            Box::new(|b| {
+                b.id_claims = edit(|c| {
+                    c.as_object_mut().unwrap().remove("nonce");
+                })
+            }),
+            "invalid_id_token",
+        ),
+        (
+            "at_hash of another token",
+            Box::new(|b| b.id_claims = edit(|c| c["at_hash"] = json!("AAAAAAAAAAAAAAAAAAAAAA"))),
+            "invalid_id_token",
+        ),
+        (
+            "bad RS256 signature",
+            Box::new(|b| b.signing = Signing::BadSignature),
+            "invalid_id_token",
+        ),
+        (
+            "alg none",
+            Box::new(|b| b.signing = Signing::Unsigned),
+            "invalid_id_token",
+        ),
         (
             "HS256 with the client secret, advertised by the provider",
             Box::new(|b| {
                 b.signing = Signing::Hs256WithClientSecret;
                 b.advertised_algs = vec!["RS256", "HS256"];
                 // A forger would leave out at_hash, whose check needs a public key.
-                b.id_claims = edit(|c| { c.as_object_mut().unwrap().remove("at_hash"); });
+                b.id_claims = edit(|c| {
+                    c.as_object_mut().unwrap().remove("at_hash");
+                });
             }),
             "invalid_id_token",
         ),
-        ("userinfo about someone else", Box::new(|b| b.userinfo_sub = Some("someone-else".into())), "userinfo"),
+        (
+            "userinfo about someone else",
+            Box::new(|b| b.userinfo_sub = Some("someone-else".into())),
+            "userinfo",
+        ),
     ];
     for (case, change, reason) in cases {
         assert_rejected(case, change, invalid, reason).await;
@@ -102,16 +182,27 @@ async fn no_kid_with_several_keys_is_not_accepted_blindly() {
     provider.behave(|b| b.send_kid = false);
     let browser = app.browser();
     let callback = browser.start_login("/login").await;
-    assert_eq!(browser.get(&callback).await.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        browser.get(&callback).await.status(),
+        StatusCode::BAD_GATEWAY
+    );
     assert!(browser.viewer().await["user"].is_null());
-    assert!(logs.rejections()[0].contains("eligible keys"), "{:?}", logs.rejections());
+    assert!(
+        logs.rejections()[0].contains("eligible keys"),
+        "{:?}",
+        logs.rejections()
+    );
 }
 
 #[tokio::test]
 async fn a_rotated_signing_key_is_fetched_once_and_accepted() {
     let provider = TestProvider::start().await;
     let app = TestApp::start(&provider).await;
-    assert_eq!(provider.requests("/jwks").len(), 1, "discovery fetched the keys");
+    assert_eq!(
+        provider.requests("/jwks").len(),
+        1,
+        "discovery fetched the keys"
+    );
 
     // The provider starts signing with a new key and publishes both.
     provider.behave(|b| {
@@ -120,8 +211,15 @@ async fn a_rotated_signing_key_is_fetched_once_and_accepted() {
     });
     let browser = app.browser();
     browser.login().await;
-    assert_eq!(provider.requests("/jwks").len(), 2, "one refetch for the new kid");
-    assert_eq!(browser.viewer().await["user"]["session"]["id_token_claims"]["sub"], "user-42");
+    assert_eq!(
+        provider.requests("/jwks").len(),
+        2,
+        "one refetch for the new kid"
+    );
+    assert_eq!(
+        browser.viewer().await["user"]["session"]["id_token_claims"]["sub"],
+        "user-42"
+    );
 
     // The new key is known now: no more fetches.
     app.browser().login().await;
@@ -138,18 +236,45 @@ async fn unknown_kids_cannot_make_the_app_hammer_the_provider() {
     for _ in 0..5 {
         let browser = app.browser();
         let callback = browser.start_login("/login").await;
-        assert_eq!(browser.get(&callback).await.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            browser.get(&callback).await.status(),
+            StatusCode::BAD_GATEWAY
+        );
     }
-    assert_eq!(provider.requests("/jwks").len(), 2, "discovery, then one rate-limited refetch");
+    assert_eq!(
+        provider.requests("/jwks").len(),
+        2,
+        "discovery, then one rate-limited refetch"
+    );
 }
 
 #[tokio::test]
 async fn token_endpoint_failures_are_reported_not_crashed_on() {
     let cases: Vec<(&str, Failure, StatusCode, &str)> = vec![
-        ("invalid_grant", Failure::Error(StatusCode::BAD_REQUEST, "invalid_grant"), StatusCode::BAD_REQUEST, "code_rejected"),
-        ("invalid_client", Failure::Error(StatusCode::UNAUTHORIZED, "invalid_client"), StatusCode::BAD_GATEWAY, "token_endpoint"),
-        ("server error", Failure::Error(StatusCode::INTERNAL_SERVER_ERROR, "server_error"), StatusCode::BAD_GATEWAY, "token_endpoint"),
-        ("broken connection", Failure::Broken, StatusCode::BAD_GATEWAY, "token_endpoint"),
+        (
+            "invalid_grant",
+            Failure::Error(StatusCode::BAD_REQUEST, "invalid_grant"),
+            StatusCode::BAD_REQUEST,
+            "code_rejected",
+        ),
+        (
+            "invalid_client",
+            Failure::Error(StatusCode::UNAUTHORIZED, "invalid_client"),
+            StatusCode::BAD_GATEWAY,
+            "token_endpoint",
+        ),
+        (
+            "server error",
+            Failure::Error(StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+            StatusCode::BAD_GATEWAY,
+            "token_endpoint",
+        ),
+        (
+            "broken connection",
+            Failure::Broken,
+            StatusCode::BAD_GATEWAY,
+            "token_endpoint",
+        ),
     ];
     for (case, failure, status, reason) in cases {
         assert_rejected(case, |b| b.token_failure = Some(failure), status, reason).await;
@@ -167,12 +292,22 @@ async fn a_hung_token_endpoint_costs_the_request_its_timeout_only() {
     )
     .await;
     // The test app's timeout is one second; the provider would take thirty.
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn a_provider_down_during_login_gives_a_502() {
-    assert_rejected("down", |b| b.down = true, StatusCode::BAD_GATEWAY, "token_endpoint").await;
+    assert_rejected(
+        "down",
+        |b| b.down = true,
+        StatusCode::BAD_GATEWAY,
+        "token_endpoint",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -185,11 +320,21 @@ async fn a_provider_down_during_refresh_keeps_the_session() {
     provider.behave(|b| b.down = true);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let viewer = browser.viewer().await;
-    assert_eq!(viewer["user"]["display_name"], "Ada Lovelace", "signed in until the provider says otherwise");
+    assert_eq!(
+        viewer["user"]["display_name"], "Ada Lovelace",
+        "signed in until the provider says otherwise"
+    );
 
     provider.behave(|b| b.down = false);
-    assert_eq!(browser.viewer().await["user"]["display_name"], "Ada Lovelace");
-    assert_eq!(provider.refresh_grants(), 1, "the refresh is tried again once the provider is back");
+    assert_eq!(
+        browser.viewer().await["user"]["display_name"],
+        "Ada Lovelace"
+    );
+    assert_eq!(
+        provider.refresh_grants(),
+        1,
+        "the refresh is tried again once the provider is back"
+    );
 }
 
 #[tokio::test]
@@ -205,6 +350,8 @@ async fn a_provider_down_during_logout_still_signs_out() {
     headers.insert("accept", "text/html".parse().unwrap());
     let response = browser.post("/api/logout", headers).await;
     assert_eq!(response.status(), StatusCode::FOUND);
-    assert!(support::location(&response).starts_with(&format!("{}/end_session?", provider.issuer())));
+    assert!(
+        support::location(&response).starts_with(&format!("{}/end_session?", provider.issuer()))
+    );
     assert!(browser.viewer().await["user"].is_null());
 }

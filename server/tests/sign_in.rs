@@ -17,7 +17,10 @@ async fn setup() -> (TestProvider, TestApp, Browser) {
 }
 
 fn assert_no_tokens(provider: &TestProvider, text: &str, place: &str) {
-    assert!(!text.contains(TOKEN_MARK), "{place} contains a token: {text}");
+    assert!(
+        !text.contains(TOKEN_MARK),
+        "{place} contains a token: {text}"
+    );
     for token in provider.minted_tokens() {
         assert!(!text.contains(&token), "{place} contains token {token}");
     }
@@ -49,16 +52,27 @@ async fn login_shows_the_user_and_keeps_tokens_on_the_server() {
         .iter()
         .map(|value| value.to_str().unwrap().to_owned())
         .collect();
-    let session_cookie = cookies.iter().find(|c| c.starts_with("session=")).expect("session cookie");
+    let session_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("session="))
+        .expect("session cookie");
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
-        assert!(session_cookie.contains(attribute), "{session_cookie} lacks {attribute}");
+        assert!(
+            session_cookie.contains(attribute),
+            "{session_cookie} lacks {attribute}"
+        );
     }
     assert!(
-        cookies.iter().any(|c| c.starts_with("login=") && c.contains("Max-Age=0")),
+        cookies
+            .iter()
+            .any(|c| c.starts_with("login=") && c.contains("Max-Age=0")),
         "the login transaction cookie is removed: {cookies:?}"
     );
     let hop_html = hop.text().await.unwrap();
-    assert!(hop_html.contains(r#"http-equiv="refresh" content="0;url=/""#), "{hop_html}");
+    assert!(
+        hop_html.contains(r#"http-equiv="refresh" content="0;url=/""#),
+        "{hop_html}"
+    );
 
     let page = browser.get("/").await.text().await.unwrap();
     assert!(page.contains("Welcome Ada Lovelace"), "{page}");
@@ -67,14 +81,24 @@ async fn login_shows_the_user_and_keeps_tokens_on_the_server() {
 
     let viewer = browser.viewer().await;
     assert_eq!(viewer["user"]["display_name"], "Ada Lovelace");
-    assert_eq!(viewer["user"]["session"]["id_token_claims"]["sub"], "user-42");
-    assert_eq!(viewer["user"]["session"]["tokens"]["has_refresh_token"], true);
+    assert_eq!(
+        viewer["user"]["session"]["id_token_claims"]["sub"],
+        "user-42"
+    );
+    assert_eq!(
+        viewer["user"]["session"]["tokens"]["has_refresh_token"],
+        true
+    );
     assert_no_tokens(&provider, &viewer.to_string(), "the viewer response");
 
     let userinfo_calls = provider.requests("/userinfo").len();
     browser.get("/").await;
     browser.viewer().await;
-    assert_eq!(provider.requests("/userinfo").len(), userinfo_calls, "page views do not call the provider");
+    assert_eq!(
+        provider.requests("/userinfo").len(),
+        userinfo_calls,
+        "page views do not call the provider"
+    );
     assert_eq!(provider.refresh_grants(), 0);
     let log = logs.text();
     assert!(log.contains("user signed in"), "{log}");
@@ -84,13 +108,22 @@ async fn login_shows_the_user_and_keeps_tokens_on_the_server() {
 #[tokio::test]
 async fn a_local_return_to_is_remembered_and_any_other_is_ignored() {
     let (_provider, _app, browser) = setup().await;
-    let callback = browser.start_login("/login?return_to=%2Flogout%3Fx%3D1").await;
+    let callback = browser
+        .start_login("/login?return_to=%2Flogout%3Fx%3D1")
+        .await;
     let hop = browser.get(&callback).await.text().await.unwrap();
     assert!(hop.contains("0;url=/logout?x=1"), "{hop}");
 
-    for hostile in ["https%3A%2F%2Fevil.example", "%2F%2Fevil.example", "%2F%5Cevil.example", "javascript%3Aalert(1)"] {
+    for hostile in [
+        "https%3A%2F%2Fevil.example",
+        "%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+        "javascript%3Aalert(1)",
+    ] {
         let browser = _app.browser();
-        let callback = browser.start_login(&format!("/login?return_to={hostile}")).await;
+        let callback = browser
+            .start_login(&format!("/login?return_to={hostile}"))
+            .await;
         let hop = browser.get(&callback).await.text().await.unwrap();
         assert!(hop.contains(r#"content="0;url=/""#), "{hostile}: {hop}");
     }
@@ -106,7 +139,10 @@ async fn a_wrong_state_is_rejected_before_the_provider_is_asked() {
     let page = response.text().await.unwrap();
     assert!(page.contains("not valid for this browser"), "{page}");
     assert!(page.contains("Try again"));
-    assert!(provider.requests("/token").is_empty(), "the code was not exchanged");
+    assert!(
+        provider.requests("/token").is_empty(),
+        "the code was not exchanged"
+    );
     assert!(browser.viewer().await["user"].is_null());
 
     // The transaction is spent: the genuine answer no longer works either.
@@ -123,12 +159,20 @@ async fn a_callback_from_another_browser_or_replayed_is_rejected() {
     let other = app.browser();
     let response = other.get(&callback).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(response.text().await.unwrap().contains("expired or was already used"));
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("expired or was already used"));
 
     assert_eq!(browser.get(&callback).await.status(), StatusCode::OK);
     let replay = browser.get(&callback).await;
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(provider.requests("/token").len(), 1, "only the first use reached the provider");
+    assert_eq!(
+        provider.requests("/token").len(),
+        1,
+        "only the first use reached the provider"
+    );
     assert!(other.viewer().await["user"].is_null());
 }
 
@@ -144,7 +188,10 @@ async fn a_provider_error_is_shown_escaped() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let page = response.text().await.unwrap();
     assert!(page.contains("access_denied"));
-    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
     assert!(!page.contains("<script>alert(1)"), "{page}");
     assert!(provider.requests("/token").is_empty());
     assert!(browser.viewer().await["user"].is_null());
@@ -158,7 +205,10 @@ async fn userinfo_about_someone_else_is_rejected() {
     let response = browser.get(&callback).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(response.text().await.unwrap().contains("could not trust"));
-    assert!(browser.viewer().await["user"].is_null(), "no half-made session");
+    assert!(
+        browser.viewer().await["user"].is_null(),
+        "no half-made session"
+    );
 }
 
 #[tokio::test]
@@ -191,16 +241,31 @@ async fn concurrent_requests_refresh_an_expiring_token_once() {
     });
     for call in calls {
         let viewer = call.await.unwrap();
-        assert_eq!(viewer["user"]["display_name"], "Ada Lovelace", "every request stays signed in");
+        assert_eq!(
+            viewer["user"]["display_name"], "Ada Lovelace",
+            "every request stays signed in"
+        );
     }
-    assert_eq!(provider.refresh_grants(), 1, "one refresh for eight requests");
+    assert_eq!(
+        provider.refresh_grants(),
+        1,
+        "one refresh for eight requests"
+    );
 
     provider.behave(|b| b.access_token_ttl = 3600);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     browser.viewer().await;
-    assert_eq!(provider.refresh_grants(), 2, "the stored session has the rotated refresh token");
+    assert_eq!(
+        provider.refresh_grants(),
+        2,
+        "the stored session has the rotated refresh token"
+    );
     browser.viewer().await;
-    assert_eq!(provider.refresh_grants(), 2, "a fresh token is used without calling the provider");
+    assert_eq!(
+        provider.refresh_grants(),
+        2,
+        "a fresh token is used without calling the provider"
+    );
     assert_no_tokens(&provider, &logs.text(), "the server log");
 }
 
@@ -217,7 +282,11 @@ async fn a_refused_refresh_ends_the_session_with_a_note() {
     assert_eq!(viewer["notice"], "SessionEnded");
     let page = browser.get("/").await.text().await.unwrap();
     assert!(page.contains("Welcome Guest"), "{page}");
-    assert_eq!(browser.viewer().await["notice"], serde_json::Value::Null, "the note is shown once");
+    assert_eq!(
+        browser.viewer().await["notice"],
+        serde_json::Value::Null,
+        "the note is shown once"
+    );
 }
 
 fn same_origin(app: &str, accept_html: bool) -> HeaderMap {
@@ -238,10 +307,15 @@ async fn logout_revokes_and_sends_the_browser_to_end_session() {
     let old_cookies = browser.cookies();
 
     // The form post a browser without JavaScript makes.
-    let response = browser.post("/api/logout", same_origin(&app.url, true)).await;
+    let response = browser
+        .post("/api/logout", same_origin(&app.url, true))
+        .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     let target = url::Url::parse(&location(&response)).unwrap();
-    assert_eq!(target.as_str().split('?').next().unwrap(), format!("{}/end_session", provider.issuer()));
+    assert_eq!(
+        target.as_str().split('?').next().unwrap(),
+        format!("{}/end_session", provider.issuer())
+    );
     let params: std::collections::HashMap<_, _> = target.query_pairs().into_owned().collect();
     assert_eq!(params["post_logout_redirect_uri"], format!("{}/", app.url));
     assert_eq!(params["client_id"], "test-client");
@@ -260,7 +334,13 @@ async fn logout_revokes_and_sends_the_browser_to_end_session() {
         replay.set_cookie(&format!("{cookie}; Path=/"));
     }
     assert!(replay.viewer().await["user"].is_null());
-    assert!(replay.get("/").await.text().await.unwrap().contains("Welcome Guest"));
+    assert!(replay
+        .get("/")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("Welcome Guest"));
     assert_no_tokens(&provider, &logs.text(), "the server log");
 }
 
@@ -280,9 +360,16 @@ async fn cross_site_logout_and_get_logout_do_not_sign_out() {
     let page = browser.get("/logout").await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(html.contains("Sign out") && html.contains("Logout"), "{html}");
+    assert!(
+        html.contains("Sign out") && html.contains("Logout"),
+        "{html}"
+    );
 
-    assert_eq!(browser.viewer().await["user"]["display_name"], "Ada Lovelace", "still signed in");
+    assert_eq!(
+        browser.viewer().await["user"]["display_name"],
+        "Ada Lovelace",
+        "still signed in"
+    );
     let _ = app;
 }
 
@@ -297,8 +384,49 @@ async fn an_unreachable_provider_leaves_guests_served_and_login_unavailable() {
 
     let login = browser.get("/login").await;
     assert_eq!(login.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(login.text().await.unwrap().contains("Sign-in is unavailable right now"));
+    assert!(login
+        .text()
+        .await
+        .unwrap()
+        .contains("Sign-in is unavailable right now"));
     let page = browser.get("/").await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("Welcome Guest"));
+}
+
+#[tokio::test]
+async fn reload_profile_fetches_userinfo_with_a_fresh_token() {
+    let (provider, _app, browser) = setup().await;
+    provider.behave(|b| b.access_token_ttl = 1);
+    browser.login().await;
+    provider.behave(|b| {
+        b.access_token_ttl = 3600;
+        b.userinfo = serde_json::json!({"name": "Ada King", "email": "ada@example.com"});
+    });
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let response = browser.server_fn("reload_profile").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        provider.refresh_grants(),
+        1,
+        "the expired access token was refreshed first"
+    );
+    let userinfo = provider.requests("/userinfo");
+    let last_token = &userinfo.last().unwrap().params["access_token"];
+    assert_ne!(
+        last_token, &userinfo[0].params["access_token"],
+        "userinfo got the new access token"
+    );
+    assert_eq!(browser.viewer().await["user"]["display_name"], "Ada King");
+
+    let guest = support::TestApp::start(&provider).await.browser();
+    let refused = guest.server_fn("reload_profile").await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!("SignedOut"),
+        "a guest is told to sign in"
+    );
 }

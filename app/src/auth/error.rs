@@ -12,8 +12,13 @@ pub enum AuthError {
     #[error("the identity provider has not been reached yet")]
     ProviderUnavailable,
     #[error("the provider returned error {error:?}")]
-    ProviderDenied { error: String, description: Option<String> },
-    #[error("callback without a login transaction cookie (expired, already used, or another browser)")]
+    ProviderDenied {
+        error: String,
+        description: Option<String>,
+    },
+    #[error(
+        "callback without a login transaction cookie (expired, already used, or another browser)"
+    )]
     NoLoginInProgress,
     #[error("callback state does not match this browser's login transaction")]
     StateMismatch,
@@ -32,7 +37,10 @@ pub enum AuthError {
     #[error("the session store failed: {0}")]
     SessionStore(String),
     #[error("request from another site (origin {origin:?}, sec-fetch-site {fetch_site:?})")]
-    CrossSite { origin: Option<String>, fetch_site: Option<String> },
+    CrossSite {
+        origin: Option<String>,
+        fetch_site: Option<String>,
+    },
     #[error("the HTTP client could not be built: {0}")]
     HttpClient(String),
 }
@@ -41,7 +49,10 @@ impl AuthError {
     pub fn status(&self) -> StatusCode {
         use AuthError::*;
         match self {
-            ProviderDenied { .. } | NoLoginInProgress | StateMismatch | MissingCode
+            ProviderDenied { .. }
+            | NoLoginInProgress
+            | StateMismatch
+            | MissingCode
             | CodeRejected(_) => StatusCode::BAD_REQUEST,
             CrossSite { .. } => StatusCode::FORBIDDEN,
             TokenEndpoint(_) | MissingIdToken | InvalidIdToken(_) | UserInfo(_) => {

@@ -10,8 +10,8 @@
 use openidconnect::core::{CoreErrorResponseType, CoreResponseType, CoreUserInfoClaims};
 use openidconnect::{
     AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClaimsVerificationError, CsrfToken,
-    Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RequestTokenError, TokenResponse,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RequestTokenError,
+    TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -54,7 +54,15 @@ pub fn begin_login(
         .set_pkce_challenge(pkce_challenge)
         .url();
     let return_to = safe_return_to(&settings.app_url, return_to);
-    Ok((url, LoginTransaction { state, nonce, pkce_verifier, return_to }))
+    Ok((
+        url,
+        LoginTransaction {
+            state,
+            nonce,
+            pkce_verifier,
+            return_to,
+        },
+    ))
 }
 
 /// The query parameters of the provider's redirect back to `/callback`.
@@ -117,9 +125,15 @@ pub async fn finish_login(
         return Err(AuthError::StateMismatch);
     }
     if let Some(error) = params.error {
-        return Err(AuthError::ProviderDenied { error, description: params.error_description });
+        return Err(AuthError::ProviderDenied {
+            error,
+            description: params.error_description,
+        });
     }
-    let code = params.code.filter(|code| !code.is_empty()).ok_or(AuthError::MissingCode)?;
+    let code = params
+        .code
+        .filter(|code| !code.is_empty())
+        .ok_or(AuthError::MissingCode)?;
 
     let provider = auth.provider()?;
     let response = provider
@@ -144,7 +158,9 @@ pub async fn finish_login(
             let claims = id_token.claims(verifier, &transaction.nonce)?;
             // The access token must be the one this ID token was issued with.
             if let Some(expected) = claims.access_token_hash() {
-                let other = |error: &dyn std::fmt::Display| ClaimsVerificationError::Other(error.to_string());
+                let other = |error: &dyn std::fmt::Display| {
+                    ClaimsVerificationError::Other(error.to_string())
+                };
                 let alg = id_token.signing_alg().map_err(|e| other(&e))?;
                 let key = id_token.signing_key(verifier).map_err(|e| other(&e))?;
                 let actual = AccessTokenHash::from_token(response.access_token(), alg, key)
@@ -162,7 +178,10 @@ pub async fn finish_login(
     // userinfo answer about anybody else.
     let userinfo: CoreUserInfoClaims = provider
         .client
-        .user_info(response.access_token().clone(), Some(claims.subject().clone()))
+        .user_info(
+            response.access_token().clone(),
+            Some(claims.subject().clone()),
+        )
         .map_err(|error| AuthError::UserInfo(error.to_string()))?
         .request_async(auth.http())
         .await
@@ -179,7 +198,10 @@ pub async fn finish_login(
             OffsetDateTime::now_utc(),
         ),
     };
-    Ok(LoginResult { session, return_to: transaction.return_to })
+    Ok(LoginResult {
+        session,
+        return_to: transaction.return_to,
+    })
 }
 
 /// Accepts a `return_to` only if it is a path on this app.
@@ -196,7 +218,9 @@ pub fn safe_return_to(app_url: &Url, candidate: Option<&str>) -> String {
     let plausible = candidate.len() <= MAX_LEN
         && candidate.starts_with('/')
         && !candidate.starts_with("//")
-        && !candidate.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace());
+        && !candidate
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace());
     if !plausible {
         return "/".into();
     }
@@ -237,7 +261,10 @@ mod tests {
         assert_eq!(check("/logout"), "/logout");
         assert_eq!(check("/a/b?x=1&y=%2F"), "/a/b?x=1&y=%2F");
         assert_eq!(check("/a/../b"), "/b");
-        assert_eq!(check("/search?next=https://evil.example"), "/search?next=https://evil.example");
+        assert_eq!(
+            check("/search?next=https://evil.example"),
+            "/search?next=https://evil.example"
+        );
     }
 
     #[test]
@@ -297,11 +324,21 @@ mod tests {
 
     /// What every answer of `safe_return_to` must be, whatever the input.
     fn assert_local(app: &Url, out: &str) {
-        assert!(out.starts_with('/') && !out.starts_with("//") && !out.starts_with("/\\"), "{out:?}");
+        assert!(
+            out.starts_with('/') && !out.starts_with("//") && !out.starts_with("/\\"),
+            "{out:?}"
+        );
         assert!(!out.chars().any(|c| c.is_control() || c == '\\'), "{out:?}");
         let decoded = percent_encoding::percent_decode_str(out).decode_utf8_lossy();
-        assert!(!decoded.starts_with("//") && !decoded.starts_with("/\\"), "{out:?}");
-        assert_eq!(app.join(out).expect("joins").origin(), app.origin(), "{out:?}");
+        assert!(
+            !decoded.starts_with("//") && !decoded.starts_with("/\\"),
+            "{out:?}"
+        );
+        assert_eq!(
+            app.join(out).expect("joins").origin(),
+            app.origin(),
+            "{out:?}"
+        );
     }
 
     proptest::proptest! {

@@ -51,7 +51,8 @@ pub async fn logout(auth: &Auth, session: &Session) -> Result<String, AuthError>
 /// refuses any `http` endpoint, the local development provider's included.
 async fn revoke(auth: &Auth, url: &RevocationUrl, token: &RefreshToken) -> Result<(), String> {
     let settings = auth.settings();
-    let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+    let encode =
+        |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
     let response = auth
         .http()
         .post(url.url().clone())
@@ -60,13 +61,19 @@ async fn revoke(auth: &Auth, url: &RevocationUrl, token: &RefreshToken) -> Resul
             encode(settings.client_id.as_str()),
             Some(encode(settings.client_secret.secret())),
         )
-        .form(&[("token", token.secret().as_str()), ("token_type_hint", "refresh_token")])
+        .form(&[
+            ("token", token.secret().as_str()),
+            ("token_type_hint", "refresh_token"),
+        ])
         .send()
         .await
         .map_err(|error| error_chain(&error))?;
     if response.status().is_success() {
         Ok(())
     } else {
-        Err(format!("the revocation endpoint answered {}", response.status()))
+        Err(format!(
+            "the revocation endpoint answered {}",
+            response.status()
+        ))
     }
 }

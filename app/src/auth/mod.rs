@@ -56,7 +56,10 @@ impl AuthSettings {
 
     /// A provider on this machine is the local development one.
     pub fn is_local_provider(&self) -> bool {
-        self.issuer.url().host().is_some_and(|host| is_loopback(&host))
+        self.issuer
+            .url()
+            .host()
+            .is_some_and(|host| is_loopback(&host))
     }
 
     /// The app's origin as browsers send it in the `Origin` header.

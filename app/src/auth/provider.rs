@@ -5,15 +5,15 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
-    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
-    CoreGrantType, CoreIdTokenVerifier, CoreJsonWebKey, CoreJsonWebKeySet,
-    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
-    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType,
+    CoreIdTokenVerifier, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
+    CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    reqwest, AdditionalProviderMetadata, ClaimsVerificationError, EndSessionUrl,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, JsonWebKeySetUrl, LogoutProviderMetadata,
-    ProviderMetadata, RedirectUrl, RevocationUrl, SignatureVerificationError,
+    reqwest, AdditionalProviderMetadata, ClaimsVerificationError, EndSessionUrl, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, JsonWebKeySetUrl, LogoutProviderMetadata, ProviderMetadata,
+    RedirectUrl, RevocationUrl, SignatureVerificationError,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -86,10 +86,7 @@ pub struct Provider {
 }
 
 impl Provider {
-    pub async fn discover(
-        settings: &AuthSettings,
-        http: &reqwest::Client,
-    ) -> Result<Self, String> {
+    pub async fn discover(settings: &AuthSettings, http: &reqwest::Client) -> Result<Self, String> {
         let metadata = Metadata::discover_async(settings.issuer.clone(), http)
             .await
             .map_err(|error| error_chain(&error))?;
@@ -133,7 +130,11 @@ impl Provider {
     }
 
     fn id_token_verifier(&self) -> CoreIdTokenVerifier<'static> {
-        let jwks = self.jwks.read().unwrap_or_else(|poison| poison.into_inner()).clone();
+        let jwks = self
+            .jwks
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone();
         CoreIdTokenVerifier::new_confidential_client(
             self.settings.client_id.clone(),
             self.settings.client_secret.clone(),
@@ -146,7 +147,10 @@ impl Provider {
     /// True if new keys were fetched.
     async fn refetch_jwks(&self, http: &reqwest::Client) -> bool {
         {
-            let mut last = self.last_jwks_refetch.lock().unwrap_or_else(|poison| poison.into_inner());
+            let mut last = self
+                .last_jwks_refetch
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
             if last.is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL) {
                 tracing::info!("ID token signed with an unknown key; JWKS refetch is rate-limited");
                 return false;
@@ -156,7 +160,10 @@ impl Provider {
         match CoreJsonWebKeySet::fetch_async(&self.jwks_uri, http).await {
             Ok(jwks) => {
                 tracing::info!(keys = jwks.keys().len(), "provider signing keys refetched");
-                *self.jwks.write().unwrap_or_else(|poison| poison.into_inner()) = jwks;
+                *self
+                    .jwks
+                    .write()
+                    .unwrap_or_else(|poison| poison.into_inner()) = jwks;
                 true
             }
             Err(error) => {

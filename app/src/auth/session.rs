@@ -200,7 +200,10 @@ mod tests {
         }
         assert_eq!(view.display_name, "ada@example.com");
         assert!(view.session.tokens.has_refresh_token);
-        assert_eq!(view.session.tokens.access_token_expires_at.as_deref(), Some("2027-01-15T08:00:00Z"));
+        assert_eq!(
+            view.session.tokens.access_token_expires_at.as_deref(),
+            Some("2027-01-15T08:00:00Z")
+        );
     }
 
     #[test]

@@ -43,17 +43,23 @@ pub struct Refreshed {
 
 type Outcome = Result<Refreshed, RefreshFailure>;
 
+/// One refresh: when it started, and its outcome once there is one.
+type Flight = (Instant, Arc<OnceCell<Outcome>>);
+
 /// Single-flight refreshes, keyed by the refresh token being spent.
 #[derive(Default)]
 pub struct Refresher {
-    flights: Mutex<HashMap<String, (Instant, Arc<OnceCell<Outcome>>)>>,
+    flights: Mutex<HashMap<String, Flight>>,
 }
 
 impl Refresher {
     /// Spends `refresh_token` once, however many callers ask at the same time.
     async fn refresh(&self, auth: &Auth, refresh_token: &RefreshToken) -> Outcome {
         let flight = {
-            let mut flights = self.flights.lock().unwrap_or_else(|poison| poison.into_inner());
+            let mut flights = self
+                .flights
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
             flights.retain(|_, (started, _)| started.elapsed() < REMEMBER_RESULT);
             flights
                 .entry(refresh_token.secret().clone())
@@ -68,7 +74,10 @@ impl Refresher {
         // An answer is remembered; a failure to get one is not, so the next
         // request tries again.
         if matches!(outcome, Err(RefreshFailure::Unavailable)) {
-            let mut flights = self.flights.lock().unwrap_or_else(|poison| poison.into_inner());
+            let mut flights = self
+                .flights
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
             if flights
                 .get(refresh_token.secret())
                 .is_some_and(|(_, cell)| Arc::ptr_eq(cell, &flight))
@@ -135,7 +144,7 @@ async fn call_provider(auth: &Auth, refresh_token: RefreshToken) -> Outcome {
 
 /// What a request finds in its session.
 pub enum Current {
-    SignedIn(AuthSession),
+    SignedIn(Box<AuthSession>),
     Guest,
     /// The session existed but the provider ended it; it has been removed.
     Ended,
@@ -149,31 +158,36 @@ pub async fn current(auth: &Auth, session: &Session) -> Result<Current, AuthErro
     };
     let now = OffsetDateTime::now_utc();
     if !record.tokens.needs_refresh(now) {
-        return Ok(Current::SignedIn(record));
+        return Ok(Current::SignedIn(Box::new(record)));
     }
     let outcome = match record.tokens.refresh_token.clone() {
         Some(refresh_token) => auth.refresher().refresh(auth, &refresh_token).await,
         None if record.tokens.is_expired(now) => Err(RefreshFailure::Rejected),
-        None => return Ok(Current::SignedIn(record)),
+        None => return Ok(Current::SignedIn(Box::new(record))),
     };
     match outcome {
         Ok(refreshed) => {
             record.tokens = refreshed.tokens;
             if let Some((id_token, subject)) = refreshed.id_token {
                 // Another user's ID token would make logout hint at the wrong person.
-                if record.id_token_claims.get("sub").and_then(|sub| sub.as_str()) == Some(&subject) {
+                if record
+                    .id_token_claims
+                    .get("sub")
+                    .and_then(|sub| sub.as_str())
+                    == Some(&subject)
+                {
                     record.id_token = id_token;
                 }
             }
             session::save(session, &record).await?;
-            Ok(Current::SignedIn(record))
+            Ok(Current::SignedIn(Box::new(record)))
         }
         Err(RefreshFailure::Rejected) => {
             session::end(session).await?;
             Ok(Current::Ended)
         }
         // Keep the user signed in with what we have; the next request retries.
-        Err(RefreshFailure::Unavailable) => Ok(Current::SignedIn(record)),
+        Err(RefreshFailure::Unavailable) => Ok(Current::SignedIn(Box::new(record))),
     }
 }
 

@@ -36,7 +36,11 @@ fn Home(
     reload: ServerAction<ReloadProfile>,
     logout: ServerAction<Logout>,
 ) -> impl IntoView {
-    let Viewer { user, notice, local_provider } = viewer;
+    let Viewer {
+        user,
+        notice,
+        local_provider,
+    } = viewer;
     view! {
         <Show when=move || local_provider>
             <LocalProviderBanner/>

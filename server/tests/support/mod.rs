@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use app::auth::Auth;
 use leptos::config::LeptosOptions;
-use reqwest::header::{HeaderMap, LOCATION, ORIGIN};
 use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::{HeaderMap, LOCATION, ORIGIN};
 use reqwest::{redirect, Client, Response, StatusCode};
 use server::config::Config;
 use server::{open_session_store, router, AppState};
@@ -40,30 +40,61 @@ impl TestApp {
     }
 
     /// Starts the app with some variables changed; does not wait for discovery.
-    pub async fn start_with(provider: &TestProvider, issuer: &str, overrides: &[(&'static str, &str)]) -> Self {
+    pub async fn start_with(
+        provider: &TestProvider,
+        issuer: &str,
+        overrides: &[(&'static str, &str)],
+    ) -> Self {
         let _ = provider;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind app");
+        let url = format!(
+            "http://127.0.0.1:{}",
+            listener.local_addr().expect("addr").port()
+        );
         let dir = tempfile::tempdir().expect("temp dir");
         let env = HashMap::from([
             ("AUTHGEAR_DOMAIN", issuer.to_owned()),
             ("AUTHGEAR_CLIENT_ID", provider::CLIENT_ID.to_owned()),
             ("AUTHGEAR_CLIENT_SECRET", provider::CLIENT_SECRET.to_owned()),
-            ("APP_SECRET_KEY", "test-key-0123456789abcdef0123456789abcdef".to_owned()),
+            (
+                "APP_SECRET_KEY",
+                "test-key-0123456789abcdef0123456789abcdef".to_owned(),
+            ),
             ("APP_URL", url.clone()),
-            ("SESSION_DB_PATH", dir.path().join("sessions.db").display().to_string()),
+            (
+                "SESSION_DB_PATH",
+                dir.path().join("sessions.db").display().to_string(),
+            ),
         ]);
         let mut env = env;
-        env.extend(overrides.iter().map(|(name, value)| (*name, value.to_string())));
+        env.extend(
+            overrides
+                .iter()
+                .map(|(name, value)| (*name, value.to_string())),
+        );
         let mut config = Config::from_lookup(|name| env.get(name).cloned()).expect("config");
         // Tests of a hung provider should not wait the production timeout.
         config.auth.provider_timeout = std::time::Duration::from_secs(1);
         let store = open_session_store(&config.session_db).await.expect("store");
         let auth = Auth::start(config.auth).expect("auth");
-        let leptos_options = LeptosOptions::builder().output_name("authgear-leptos").build();
-        let app = router(AppState { leptos_options, auth: auth.clone() }, store);
+        let leptos_options = LeptosOptions::builder()
+            .output_name("authgear-leptos")
+            .build();
+        let app = router(
+            AppState {
+                leptos_options,
+                auth: auth.clone(),
+            },
+            store,
+        );
         tokio::spawn(async move { axum::serve(listener, app).await.expect("app serves") });
-        Self { url, auth, _dir: dir }
+        Self {
+            url,
+            auth,
+            _dir: dir,
+        }
     }
 
     pub fn browser(&self) -> Browser {
@@ -115,16 +146,28 @@ impl Browser {
     }
 
     pub async fn get(&self, path_or_url: &str) -> Response {
-        let url = if path_or_url.starts_with("http") { path_or_url.to_owned() } else { format!("{}{path_or_url}", self.app) };
+        let url = if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}", self.app)
+        };
         self.client.get(url).send().await.expect("GET")
     }
 
     /// Starts a login and returns the provider's redirect back to `/callback`.
     pub async fn start_login(&self, login_path: &str) -> String {
         let login = self.get(login_path).await;
-        assert_eq!(login.status(), StatusCode::SEE_OTHER, "/login redirects to the provider");
+        assert_eq!(
+            login.status(),
+            StatusCode::SEE_OTHER,
+            "/login redirects to the provider"
+        );
         let authorize = self.get(&location(&login)).await;
-        assert_eq!(authorize.status(), StatusCode::SEE_OTHER, "provider redirects back");
+        assert_eq!(
+            authorize.status(),
+            StatusCode::SEE_OTHER,
+            "provider redirects back"
+        );
         location(&authorize)
     }
 
@@ -198,6 +241,10 @@ impl Logs {
 
     /// The rejection events ("auth request rejected/failed") logged so far.
     pub fn rejections(&self) -> Vec<String> {
-        self.text().lines().filter(|line| line.contains("auth request")).map(str::to_owned).collect()
+        self.text()
+            .lines()
+            .filter(|line| line.contains("auth request"))
+            .map(str::to_owned)
+            .collect()
     }
 }

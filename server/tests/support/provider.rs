@@ -51,6 +51,9 @@ pub enum Failure {
     Broken,
 }
 
+/// A change to an ID token's claims before it is signed.
+pub type ClaimsEdit = Arc<dyn Fn(&mut Value) + Send + Sync>;
+
 /// How the provider should behave; tests change it between steps.
 #[derive(Clone)]
 pub struct Behaviour {
@@ -61,7 +64,7 @@ pub struct Behaviour {
     pub userinfo_sub: Option<String>,
     pub userinfo: Value,
     /// Edits the ID token's claims before signing.
-    pub id_claims: Option<Arc<dyn Fn(&mut Value) + Send + Sync>>,
+    pub id_claims: Option<ClaimsEdit>,
     pub signing: Signing,
     /// Which of the provider's keys signs, and whether its `kid` is sent.
     pub signing_key: usize,
@@ -134,11 +137,19 @@ pub struct TestProvider(Arc<Inner>);
 
 impl TestProvider {
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind provider");
-        let issuer = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
-        let keys = [include_str!("test-signing-key.pem"), include_str!("test-signing-key-2.pem")]
-            .map(|pem| RsaPrivateKey::from_pkcs1_pem(pem).expect("test key"))
-            .to_vec();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind provider");
+        let issuer = format!(
+            "http://127.0.0.1:{}",
+            listener.local_addr().expect("addr").port()
+        );
+        let keys = [
+            include_str!("test-signing-key.pem"),
+            include_str!("test-signing-key-2.pem"),
+        ]
+        .map(|pem| RsaPrivateKey::from_pkcs1_pem(pem).expect("test key"))
+        .to_vec();
         let provider = Self(Arc::new(Inner {
             issuer,
             keys,
@@ -153,7 +164,10 @@ impl TestProvider {
             .route("/userinfo", get(userinfo))
             .route("/revoke", post(revoke))
             .route("/end_session", get(end_session))
-            .layer(axum::middleware::from_fn_with_state(provider.clone(), when_down))
+            .layer(axum::middleware::from_fn_with_state(
+                provider.clone(),
+                when_down,
+            ))
             .with_state(provider.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("provider serves") });
         provider
@@ -170,14 +184,21 @@ impl TestProvider {
     /// Requests received at `path`, oldest first.
     pub fn requests(&self, path: &str) -> Vec<Recorded> {
         let records = self.0.records.lock().unwrap();
-        records.requests.iter().filter(|request| request.path == path).cloned().collect()
+        records
+            .requests
+            .iter()
+            .filter(|request| request.path == path)
+            .cloned()
+            .collect()
     }
 
     /// Refresh-token grants received at the token endpoint.
     pub fn refresh_grants(&self) -> usize {
         self.requests("/token")
             .iter()
-            .filter(|request| request.params.get("grant_type").map(String::as_str) == Some("refresh_token"))
+            .filter(|request| {
+                request.params.get("grant_type").map(String::as_str) == Some("refresh_token")
+            })
             .count()
     }
 
@@ -194,11 +215,23 @@ impl TestProvider {
     }
 
     pub fn is_refresh_token_active(&self, token: &str) -> bool {
-        self.0.records.lock().unwrap().refresh_tokens.get(token).copied().unwrap_or(false)
+        self.0
+            .records
+            .lock()
+            .unwrap()
+            .refresh_tokens
+            .get(token)
+            .copied()
+            .unwrap_or(false)
     }
 
     fn record(&self, path: &'static str, params: HashMap<String, String>) {
-        self.0.records.lock().unwrap().requests.push(Recorded { path, params });
+        self.0
+            .records
+            .lock()
+            .unwrap()
+            .requests
+            .push(Recorded { path, params });
     }
 
     fn mint(&self, kind: &str) -> String {
@@ -229,16 +262,21 @@ impl TestProvider {
         );
         let key = &self.0.keys[behaviour.signing_key];
         let signature = match behaviour.signing {
-            Signing::Rs256 => SigningKey::<Sha256>::new(key.clone()).sign(signing_input.as_bytes()).to_vec(),
+            Signing::Rs256 => SigningKey::<Sha256>::new(key.clone())
+                .sign(signing_input.as_bytes())
+                .to_vec(),
             Signing::BadSignature => {
-                let mut signature = SigningKey::<Sha256>::new(key.clone()).sign(signing_input.as_bytes()).to_vec();
+                let mut signature = SigningKey::<Sha256>::new(key.clone())
+                    .sign(signing_input.as_bytes())
+                    .to_vec();
                 signature[0] ^= 1;
                 signature
             }
             Signing::Unsigned => Vec::new(),
             Signing::Hs256WithClientSecret => {
                 use hmac::Mac;
-                let mut mac = hmac::Hmac::<Sha256>::new_from_slice(CLIENT_SECRET.as_bytes()).expect("hmac key");
+                let mut mac = hmac::Hmac::<Sha256>::new_from_slice(CLIENT_SECRET.as_bytes())
+                    .expect("hmac key");
                 mac.update(signing_input.as_bytes());
                 mac.finalize().into_bytes().to_vec()
             }
@@ -290,7 +328,10 @@ impl TestProvider {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
 }
 
 fn oauth_error(status: StatusCode, error: &str) -> Response {
@@ -340,7 +381,10 @@ async fn jwks(State(provider): State<TestProvider>) -> Json<Value> {
 /// A response whose body breaks off: the client sees a dropped connection.
 fn broken() -> Response {
     let body = futures_util::stream::once(async {
-        Err::<axum::body::Bytes, _>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "gone"))
+        Err::<axum::body::Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "gone",
+        ))
     });
     (StatusCode::OK, axum::body::Body::from_stream(body)).into_response()
 }
@@ -361,10 +405,16 @@ async fn authorize(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     provider.record("/authorize", params.clone());
-    let (Some(redirect_uri), Some(state), Some(challenge)) =
-        (params.get("redirect_uri"), params.get("state"), params.get("code_challenge"))
-    else {
-        return (StatusCode::BAD_REQUEST, "missing redirect_uri, state or code_challenge").into_response();
+    let (Some(redirect_uri), Some(state), Some(challenge)) = (
+        params.get("redirect_uri"),
+        params.get("state"),
+        params.get("code_challenge"),
+    ) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "missing redirect_uri, state or code_challenge",
+        )
+            .into_response();
     };
     if params.get("code_challenge_method").map(String::as_str) != Some("S256")
         || params.get("client_id").map(String::as_str) != Some(CLIENT_ID)
@@ -389,8 +439,14 @@ async fn authorize(
 }
 
 fn client_authenticated(headers: &HeaderMap) -> bool {
-    let expected = format!("Basic {}", STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}")));
-    headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()) == Some(expected.as_str())
+    let expected = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+    );
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        == Some(expected.as_str())
 }
 
 async fn token(
@@ -461,8 +517,18 @@ async fn userinfo(State(provider): State<TestProvider>, headers: HeaderMap) -> R
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default()
         .to_owned();
-    provider.record("/userinfo", HashMap::from([("access_token".into(), bearer.clone())]));
-    if !provider.0.records.lock().unwrap().access_tokens.contains(&bearer) {
+    provider.record(
+        "/userinfo",
+        HashMap::from([("access_token".into(), bearer.clone())]),
+    );
+    if !provider
+        .0
+        .records
+        .lock()
+        .unwrap()
+        .access_tokens
+        .contains(&bearer)
+    {
         return (StatusCode::UNAUTHORIZED, "invalid_token").into_response();
     }
     let behaviour = provider.0.behaviour.lock().unwrap().clone();
@@ -481,7 +547,13 @@ async fn revoke(
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
     if let Some(token) = params.get("token") {
-        provider.0.records.lock().unwrap().refresh_tokens.insert(token.clone(), false);
+        provider
+            .0
+            .records
+            .lock()
+            .unwrap()
+            .refresh_tokens
+            .insert(token.clone(), false);
     }
     StatusCode::OK.into_response()
 }
