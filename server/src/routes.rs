@@ -53,7 +53,12 @@ pub async fn callback(
         .get(&login_cookie_name(&state))
         .and_then(|cookie| serde_json::from_str::<LoginTransaction>(cookie.value()).ok());
     // One use only: whatever happens next, this login transaction is spent.
-    let jar = jar.remove(Cookie::build(login_cookie_name(&state)).path(LOGIN_COOKIE_PATH));
+    let jar = jar.remove(
+        Cookie::build(login_cookie_name(&state))
+            .path(LOGIN_COOKIE_PATH)
+            // Browsers ignore a `__Secure-` cookie without `Secure`, removal included.
+            .secure(state.auth.settings().secure_cookies()),
+    );
 
     let result = async {
         let login = flow::finish_login(&state.auth, params, transaction).await?;

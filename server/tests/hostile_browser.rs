@@ -204,6 +204,17 @@ async fn https_deployments_get_hsts_and_host_prefixed_secure_cookies() {
         "max-age=63072000; includeSubDomains"
     );
 
+    // The provider sends the browser to https://app.example/callback; this test
+    // app listens on plain http, so only the path is replayed.
+    let callback = browser.start_login("/login").await;
+    let path = &callback[callback.find("/callback").unwrap()..];
+    let removal = browser.get(path).await;
+    let removal = removal.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        removal.starts_with("__Secure-login=;") && removal.contains("Secure"),
+        "{removal}"
+    );
+
     let login = browser.get("/login").await;
     let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("__Secure-login="), "{cookie}");

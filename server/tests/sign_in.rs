@@ -430,3 +430,29 @@ async fn reload_profile_fetches_userinfo_with_a_fresh_token() {
         "a guest is told to sign in"
     );
 }
+
+#[tokio::test]
+async fn a_refresh_outlives_the_request_that_started_it() {
+    let (provider, _app, browser) = setup().await;
+    provider.behave(|b| b.access_token_ttl = 1);
+    browser.login().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    provider.behave(|b| {
+        b.access_token_ttl = 3600;
+        b.refresh_delay = Duration::from_millis(500);
+    });
+
+    // The browser goes away while the provider is answering the refresh.
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(150), browser.server_fn("viewer")).await;
+    assert!(gave_up.is_err(), "the request was dropped mid-refresh");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    let viewer = browser.viewer().await;
+    assert_eq!(viewer["user"]["display_name"], "Ada Lovelace", "{viewer}");
+    assert_eq!(
+        provider.refresh_grants(),
+        1,
+        "the rotated token was kept, not spent again"
+    );
+}

@@ -204,6 +204,10 @@ pub async fn finish_login(
     })
 }
 
+/// Paths a login must not return to: they would start another login (a loop
+/// at the provider's expense) or call a server function.
+const SIGN_IN_PATHS: [&str; 3] = ["/login", "/callback", "/api/"];
+
 /// Accepts a `return_to` only if it is a path on this app.
 ///
 /// Anything else (another origin, a scheme such as `javascript:`,
@@ -233,7 +237,10 @@ pub fn safe_return_to(app_url: &Url, candidate: Option<&str>) -> String {
             // harmless to browsers but not to every proxy or log in front of
             // an app: refuse it too.
             let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-            if decoded.starts_with("//")
+            if SIGN_IN_PATHS
+                .iter()
+                .any(|prefix| url.path().starts_with(prefix))
+                || decoded.starts_with("//")
                 || decoded.starts_with("/\\")
                 || decoded.chars().any(char::is_control)
             {
@@ -288,6 +295,11 @@ mod tests {
             "/%5Cevil.example",
             "/%0d%0aSet-Cookie:%20x=y",
             "/a%00b",
+            "/login",
+            "/login?return_to=/login",
+            "/callback?code=x",
+            "/./login",
+            "/api/logout",
             "javascript:alert(1)",
             "JaVaScRiPt:alert(1)",
             "data:text/html,hi",

@@ -2,17 +2,17 @@
 //!
 //! Authgear may rotate refresh tokens with no grace period: a refresh token
 //! works once. When several requests of one session find the access token
-//! expiring at the same moment, exactly one of them may call the provider;
-//! the others wait for its answer and share it.
+//! expiring at the same moment, exactly one refresh reaches the provider and
+//! every request shares its answer.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use openidconnect::core::{CoreErrorResponseType, CoreIdToken};
 use openidconnect::{RefreshToken, RequestTokenError, TokenResponse};
 use time::OffsetDateTime;
-use tokio::sync::OnceCell;
 use tower_sessions::Session;
 
 use super::provider::error_chain;
@@ -20,7 +20,7 @@ use super::session::{self, AuthSession, TokenSet};
 use super::{Auth, AuthError};
 
 /// How long a finished refresh is remembered, so that a request which read the
-/// old refresh token just before the refresh finished gets the new tokens
+/// old refresh token just before the refresh was saved gets the new tokens
 /// instead of spending the old one again.
 const REMEMBER_RESULT: Duration = Duration::from_secs(60);
 
@@ -33,18 +33,12 @@ pub enum RefreshFailure {
     Unavailable,
 }
 
-/// New tokens from a refresh. The ID token, when the provider sends one, is
-/// kept only as the next logout hint.
-#[derive(Clone)]
-pub struct Refreshed {
-    tokens: TokenSet,
-    id_token: Option<(CoreIdToken, String)>,
-}
+/// The session's record with the new tokens in it.
+type Outcome = Result<Box<AuthSession>, RefreshFailure>;
 
-type Outcome = Result<Refreshed, RefreshFailure>;
-
-/// One refresh: when it started, and its outcome once there is one.
-type Flight = (Instant, Arc<OnceCell<Outcome>>);
+/// One refresh: when it started, and its outcome, shared by every request
+/// that waits for it.
+type Flight = (Instant, Shared<BoxFuture<'static, Outcome>>);
 
 /// Single-flight refreshes, keyed by the refresh token being spent.
 #[derive(Default)]
@@ -53,8 +47,15 @@ pub struct Refresher {
 }
 
 impl Refresher {
-    /// Spends `refresh_token` once, however many callers ask at the same time.
-    async fn refresh(&self, auth: &Auth, refresh_token: &RefreshToken) -> Outcome {
+    /// Spends the record's refresh token once, however many requests ask at
+    /// the same time.
+    async fn refresh(
+        &self,
+        auth: &Auth,
+        session: &Session,
+        record: &AuthSession,
+        refresh_token: &RefreshToken,
+    ) -> Outcome {
         let flight = {
             let mut flights = self
                 .flights
@@ -63,14 +64,19 @@ impl Refresher {
             flights.retain(|_, (started, _)| started.elapsed() < REMEMBER_RESULT);
             flights
                 .entry(refresh_token.secret().clone())
-                .or_insert_with(|| (Instant::now(), Arc::default()))
+                .or_insert_with(|| {
+                    let refresh = spawn_refresh(
+                        auth.clone(),
+                        session.clone(),
+                        record.clone(),
+                        refresh_token.clone(),
+                    );
+                    (Instant::now(), refresh)
+                })
                 .1
                 .clone()
         };
-        let outcome = flight
-            .get_or_init(|| call_provider(auth, refresh_token.clone()))
-            .await
-            .clone();
+        let outcome = flight.clone().await;
         // An answer is remembered; a failure to get one is not, so the next
         // request tries again.
         if matches!(outcome, Err(RefreshFailure::Unavailable)) {
@@ -80,7 +86,7 @@ impl Refresher {
                 .unwrap_or_else(|poison| poison.into_inner());
             if flights
                 .get(refresh_token.secret())
-                .is_some_and(|(_, cell)| Arc::ptr_eq(cell, &flight))
+                .is_some_and(|(_, remembered)| remembered.ptr_eq(&flight))
             {
                 flights.remove(refresh_token.secret());
             }
@@ -89,7 +95,49 @@ impl Refresher {
     }
 }
 
-async fn call_provider(auth: &Auth, refresh_token: RefreshToken) -> Outcome {
+/// Refreshes in a task of its own, which also writes the new tokens to the
+/// session store at once: a request dropped half-way (the browser went away)
+/// must not lose a refresh token the provider has already rotated.
+fn spawn_refresh(
+    auth: Auth,
+    session: Session,
+    mut record: AuthSession,
+    refresh_token: RefreshToken,
+) -> Shared<BoxFuture<'static, Outcome>> {
+    let task = tokio::spawn(async move {
+        let (tokens, id_token) = call_provider(&auth, refresh_token).await?;
+        record.tokens = tokens;
+        if let Some((id_token, subject)) = id_token {
+            // Another user's ID token would make logout hint at the wrong person.
+            if record
+                .id_token_claims
+                .get("sub")
+                .and_then(|sub| sub.as_str())
+                == Some(&subject)
+            {
+                record.id_token = id_token;
+            }
+        }
+        let saved = match session::save(&session, &record).await {
+            Ok(()) => session.save().await.map_err(AuthError::from),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = saved {
+            // The tokens are still remembered for REMEMBER_RESULT and saved by
+            // the requests that use them.
+            tracing::warn!(%error, "refreshed tokens could not be saved at once");
+        }
+        Ok(Box::new(record))
+    });
+    async move { task.await.unwrap_or(Err(RefreshFailure::Unavailable)) }
+        .boxed()
+        .shared()
+}
+
+async fn call_provider(
+    auth: &Auth,
+    refresh_token: RefreshToken,
+) -> Result<(TokenSet, Option<(CoreIdToken, String)>), RefreshFailure> {
     let provider = auth.provider().map_err(|_| RefreshFailure::Unavailable)?;
     let request = provider
         .client
@@ -111,7 +159,16 @@ async fn call_provider(auth: &Auth, refresh_token: RefreshToken) -> Outcome {
             return Err(RefreshFailure::Unavailable);
         }
     };
-    // A refreshed ID token must be as valid as the first one (no nonce this time).
+    let tokens = TokenSet::from_response(
+        &response,
+        &auth.settings().scopes,
+        Some(refresh_token),
+        OffsetDateTime::now_utc(),
+    );
+    // A refreshed ID token serves only as the next logout hint. It replaces
+    // the old one if it is as valid (no nonce this time); if not, the old one
+    // stays, and the new tokens are kept all the same: the provider has
+    // already rotated the refresh token.
     let id_token = match response.id_token() {
         None => None,
         Some(id_token) => {
@@ -124,22 +181,14 @@ async fn call_provider(auth: &Auth, refresh_token: RefreshToken) -> Outcome {
             match subject {
                 Ok(subject) => Some((id_token.clone(), subject)),
                 Err(error) => {
-                    tracing::warn!(%error, "refreshed ID token rejected");
-                    return Err(RefreshFailure::Unavailable);
+                    tracing::warn!(reason = %error_chain(&error), "refreshed ID token rejected");
+                    None
                 }
             }
         }
     };
     tracing::debug!("access token refreshed");
-    Ok(Refreshed {
-        tokens: TokenSet::from_response(
-            &response,
-            &auth.settings().scopes,
-            Some(refresh_token),
-            OffsetDateTime::now_utc(),
-        ),
-        id_token,
-    })
+    Ok((tokens, id_token))
 }
 
 /// What a request finds in its session.
@@ -153,7 +202,7 @@ pub enum Current {
 /// The session's record with an access token that is good to use, refreshing
 /// it first if it is about to expire. Makes no provider call otherwise.
 pub async fn current(auth: &Auth, session: &Session) -> Result<Current, AuthError> {
-    let Some(mut record) = session::load(session).await? else {
+    let Some(record) = session::load(session).await? else {
         return Ok(Current::Guest);
     };
     let now = OffsetDateTime::now_utc();
@@ -161,26 +210,19 @@ pub async fn current(auth: &Auth, session: &Session) -> Result<Current, AuthErro
         return Ok(Current::SignedIn(Box::new(record)));
     }
     let outcome = match record.tokens.refresh_token.clone() {
-        Some(refresh_token) => auth.refresher().refresh(auth, &refresh_token).await,
+        Some(refresh_token) => {
+            auth.refresher()
+                .refresh(auth, session, &record, &refresh_token)
+                .await
+        }
         None if record.tokens.is_expired(now) => Err(RefreshFailure::Rejected),
         None => return Ok(Current::SignedIn(Box::new(record))),
     };
     match outcome {
         Ok(refreshed) => {
-            record.tokens = refreshed.tokens;
-            if let Some((id_token, subject)) = refreshed.id_token {
-                // Another user's ID token would make logout hint at the wrong person.
-                if record
-                    .id_token_claims
-                    .get("sub")
-                    .and_then(|sub| sub.as_str())
-                    == Some(&subject)
-                {
-                    record.id_token = id_token;
-                }
-            }
-            session::save(session, &record).await?;
-            Ok(Current::SignedIn(Box::new(record)))
+            // Also this request's copy, which its end-of-request save writes.
+            session::save(session, &refreshed).await?;
+            Ok(Current::SignedIn(refreshed))
         }
         Err(RefreshFailure::Rejected) => {
             session::end(session).await?;
@@ -194,7 +236,7 @@ pub async fn current(auth: &Auth, session: &Session) -> Result<Current, AuthErro
 /// Asks the provider's userinfo endpoint for the user's profile again and
 /// stores it. `None` when nobody is signed in.
 pub async fn reload_profile(auth: &Auth, session: &Session) -> Result<Option<()>, AuthError> {
-    let Current::SignedIn(mut record) = current(auth, session).await? else {
+    let Current::SignedIn(record) = current(auth, session).await? else {
         return Ok(None);
     };
     let provider = auth.provider()?;
@@ -210,7 +252,13 @@ pub async fn reload_profile(auth: &Auth, session: &Session) -> Result<Option<()>
         .request_async(auth.http())
         .await
         .map_err(|error| AuthError::UserInfo(error_chain(&error)))?;
-    record.userinfo = serde_json::to_value(&userinfo).unwrap_or_default();
-    session::save(session, &record).await?;
+    // Read the record again: while we waited, another request may have
+    // refreshed (and so rotated) the tokens, or the user may have signed out.
+    session.load().await?;
+    let Some(mut latest) = session::load(session).await? else {
+        return Ok(None);
+    };
+    latest.userinfo = serde_json::to_value(&userinfo).unwrap_or_default();
+    session::save(session, &latest).await?;
     Ok(Some(()))
 }

@@ -489,8 +489,6 @@ async fn token(
             Json(provider.token_response(grant.nonce.as_deref(), true)).into_response()
         }
         Some("refresh_token") => {
-            let delay = provider.0.behaviour.lock().unwrap().refresh_delay;
-            tokio::time::sleep(delay).await;
             let presented = params.get("refresh_token").cloned().unwrap_or_default();
             // Rotation with no grace period: a refresh token works once.
             let active = provider
@@ -504,6 +502,10 @@ async fn token(
             if !active {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
             }
+            // Slow, after the old token is spent: a client that gives up now
+            // has lost it.
+            let delay = provider.0.behaviour.lock().unwrap().refresh_delay;
+            tokio::time::sleep(delay).await;
             Json(provider.token_response(None, false)).into_response()
         }
         _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
