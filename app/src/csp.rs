@@ -38,8 +38,10 @@ pub fn apply() {
     };
     let provider = use_context::<crate::auth::Auth>()
         .map(|auth| auth.settings().issuer.url().origin().ascii_serialization());
-    let live_reload = std::env::var_os("LEPTOS_WATCH").is_some();
-    if let Ok(value) = HeaderValue::from_str(&app_page(&nonce, provider.as_deref(), live_reload)) {
+    // `cargo leptos watch` sets this for the server's whole life: read it once.
+    static LIVE_RELOAD: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var_os("LEPTOS_WATCH").is_some());
+    if let Ok(value) = HeaderValue::from_str(&app_page(&nonce, provider.as_deref(), *LIVE_RELOAD)) {
         response.insert_header(CONTENT_SECURITY_POLICY, value);
     }
 }

@@ -135,6 +135,12 @@ fn parse_origin(var: &'static str, value: &str, example: &str) -> Result<Url, Co
             "{value:?} is not a host name or URL ({error}); expected something like {example}"
         ))
     })?;
+    // Checked first, and without echoing the value: it holds a password.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(format!(
+            "it contains credentials; give only the origin, like {example}"
+        )));
+    }
     let host = url.host().ok_or_else(|| {
         invalid(format!(
             "{value:?} has no host; expected something like {example}"
@@ -153,11 +159,6 @@ fn parse_origin(var: &'static str, value: &str, example: &str) -> Result<Url, Co
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err(invalid(format!(
             "{value:?} has a path or query; give only the origin, like {example}"
-        )));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(format!(
-            "{value:?} contains credentials; give only the origin, like {example}"
         )));
     }
     Ok(url)
@@ -337,6 +338,12 @@ mod tests {
     fn secrets_are_not_echoed_in_errors() {
         let message = error(&[("APP_SECRET_KEY", "hunter2-secret")]);
         assert!(!message.contains("hunter2"), "{message}");
+        // A URL with a password, even one wrong in other ways too.
+        for url in ["http://user:hunter2@app.example.com/x", "ftp://u:hunter2@h"] {
+            let message = error(&[("APP_URL", url)]);
+            assert!(message.contains("contains credentials"), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
     }
 
     #[test]

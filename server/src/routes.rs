@@ -29,7 +29,8 @@ pub async fn login(
         .map(|(_, value)| value.into_owned());
     match flow::begin_login(&state.auth, return_to.as_deref()) {
         Ok((provider_url, transaction)) => {
-            let jar = jar.add(login_cookie(&state, &transaction));
+            let value = serde_json::to_string(&transaction).unwrap_or_default();
+            let jar = jar.add(login_cookie(&state, value));
             (
                 [(CACHE_CONTROL, "no-store")],
                 jar,
@@ -50,15 +51,12 @@ pub async fn callback(
 ) -> Response {
     let params = CallbackParams::parse(query.as_deref());
     let transaction = jar
-        .get(&login_cookie_name(&state))
+        .get(login_cookie_name(&state))
         .and_then(|cookie| serde_json::from_str::<LoginTransaction>(cookie.value()).ok());
     // One use only: whatever happens next, this login transaction is spent.
-    let jar = jar.remove(
-        Cookie::build(login_cookie_name(&state))
-            .path(LOGIN_COOKIE_PATH)
-            // Browsers ignore a `__Secure-` cookie without `Secure`, removal included.
-            .secure(state.auth.settings().secure_cookies()),
-    );
+    // Removed with the attributes it was set with: browsers ignore a removal of
+    // a `__Secure-` cookie that lacks `Secure`.
+    let jar = jar.remove(login_cookie(&state, String::new()));
 
     let result = async {
         let login = flow::finish_login(&state.auth, params, transaction).await?;
@@ -104,20 +102,18 @@ pub fn problem(state: &AppState, step: &'static str, error: AuthError) -> Respon
         .into_response()
 }
 
-fn login_cookie_name(state: &AppState) -> String {
+fn login_cookie_name(state: &AppState) -> &'static str {
     // `__Host-` would need `Path=/`; `__Secure-` still guarantees https.
     if state.auth.settings().secure_cookies() {
         "__Secure-login"
     } else {
         "login"
     }
-    .to_owned()
 }
 
 /// `SameSite=Lax` so it comes back with the provider's top-level redirect;
 /// encrypted with `APP_SECRET_KEY` so the browser can neither read nor forge it.
-fn login_cookie(state: &AppState, transaction: &LoginTransaction) -> Cookie<'static> {
-    let value = serde_json::to_string(transaction).unwrap_or_default();
+fn login_cookie(state: &AppState, value: String) -> Cookie<'static> {
     Cookie::build((login_cookie_name(state), value))
         .path(LOGIN_COOKIE_PATH)
         .http_only(true)

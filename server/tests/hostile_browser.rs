@@ -80,14 +80,8 @@ async fn a_code_replayed_with_a_fresh_login_is_refused_by_the_provider() {
 
     // The same browser starts another login and an attacker swaps in the old code.
     let second = browser.start_login("/login").await;
-    let old_code = first
-        .split("code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap();
-    let state = second.split("state=").nth(1).unwrap();
+    let old_code = support::query_param(&first, "code");
+    let state = support::query_param(&second, "state");
     let replay = format!("/callback?code={old_code}&state={state}");
     let response = browser.get(&replay).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
@@ -190,12 +184,7 @@ async fn pages_carry_security_headers_and_a_fresh_script_nonce() {
 #[tokio::test]
 async fn https_deployments_get_hsts_and_host_prefixed_secure_cookies() {
     let provider = TestProvider::start().await;
-    let app = TestApp::start_with(
-        &provider,
-        provider.issuer(),
-        &[("APP_URL", "https://app.example")],
-    )
-    .await;
+    let app = TestApp::start_with(provider.issuer(), &[("APP_URL", "https://app.example")]).await;
     app.auth.provider_ready().await;
     let browser = app.browser();
     let response = browser.get("/").await;

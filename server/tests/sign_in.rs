@@ -107,7 +107,7 @@ async fn login_shows_the_user_and_keeps_tokens_on_the_server() {
 
 #[tokio::test]
 async fn a_local_return_to_is_remembered_and_any_other_is_ignored() {
-    let (_provider, _app, browser) = setup().await;
+    let (_provider, app, browser) = setup().await;
     let callback = browser
         .start_login("/login?return_to=%2Flogout%3Fx%3D1")
         .await;
@@ -120,7 +120,7 @@ async fn a_local_return_to_is_remembered_and_any_other_is_ignored() {
         "%2F%5Cevil.example",
         "javascript%3Aalert(1)",
     ] {
-        let browser = _app.browser();
+        let browser = app.browser();
         let callback = browser
             .start_login(&format!("/login?return_to={hostile}"))
             .await;
@@ -180,7 +180,7 @@ async fn a_callback_from_another_browser_or_replayed_is_rejected() {
 async fn a_provider_error_is_shown_escaped() {
     let (provider, _app, browser) = setup().await;
     let callback = browser.start_login("/login").await;
-    let state = callback.split("state=").nth(1).unwrap().to_owned();
+    let state = support::query_param(&callback, "state");
     let url = format!(
         "/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state={state}"
     );
@@ -375,11 +375,10 @@ async fn cross_site_logout_and_get_logout_do_not_sign_out() {
 
 #[tokio::test]
 async fn an_unreachable_provider_leaves_guests_served_and_login_unavailable() {
-    let provider = TestProvider::start().await;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    // A port that was free a moment ago: nothing answers there.
+    let (listener, dead) = support::bind_loopback().await;
     drop(listener);
-    let app = TestApp::start_unready(&provider, &dead).await;
+    let app = TestApp::start_with(&dead, &[]).await;
     let browser = app.browser();
 
     let login = browser.get("/login").await;

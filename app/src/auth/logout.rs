@@ -14,11 +14,11 @@ use super::{Auth, AuthError};
 /// too, or the home page.
 pub async fn logout(auth: &Auth, session: &Session) -> Result<String, AuthError> {
     let home = auth.settings().post_logout_redirect_url();
-    let Some(record) = session::load(session).await? else {
-        session::end(session).await?;
+    let record = session::load(session).await?;
+    session::end(session).await?;
+    let Some(record) = record else {
         return Ok(home);
     };
-    session::end(session).await?;
 
     let Ok(provider) = auth.provider() else {
         return Ok(home);

@@ -29,30 +29,15 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn start(provider: &TestProvider) -> Self {
-        let app = Self::start_unready(provider, provider.issuer()).await;
+        let app = Self::start_with(provider.issuer(), &[]).await;
         app.auth.provider_ready().await;
         app
     }
 
-    /// Starts the app against `issuer` without waiting for discovery.
-    pub async fn start_unready(provider: &TestProvider, issuer: &str) -> Self {
-        Self::start_with(provider, issuer, &[]).await
-    }
-
-    /// Starts the app with some variables changed; does not wait for discovery.
-    pub async fn start_with(
-        provider: &TestProvider,
-        issuer: &str,
-        overrides: &[(&'static str, &str)],
-    ) -> Self {
-        let _ = provider;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind app");
-        let url = format!(
-            "http://127.0.0.1:{}",
-            listener.local_addr().expect("addr").port()
-        );
+    /// Starts the app against `issuer`, with some variables changed, without
+    /// waiting for discovery.
+    pub async fn start_with(issuer: &str, overrides: &[(&'static str, &str)]) -> Self {
+        let (listener, url) = bind_loopback().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let env = HashMap::from([
             ("AUTHGEAR_DOMAIN", issuer.to_owned()),
@@ -109,6 +94,30 @@ impl TestApp {
             jar,
         }
     }
+}
+
+/// A listener on a free loopback port, and its URL.
+pub async fn bind_loopback() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let url = format!(
+        "http://127.0.0.1:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    (listener, url)
+}
+
+/// The value of query parameter `name` in `url` (a full URL or a path).
+pub fn query_param(url: &str, name: &str) -> String {
+    let url = url::Url::parse("http://localhost/")
+        .expect("base")
+        .join(url)
+        .expect("URL");
+    url.query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
 }
 
 /// One browser: a cookie jar and the app's address. Follows no redirect by

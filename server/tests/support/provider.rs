@@ -137,13 +137,7 @@ pub struct TestProvider(Arc<Inner>);
 
 impl TestProvider {
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind provider");
-        let issuer = format!(
-            "http://127.0.0.1:{}",
-            listener.local_addr().expect("addr").port()
-        );
+        let (listener, issuer) = super::bind_loopback().await;
         let keys = [
             include_str!("test-signing-key.pem"),
             include_str!("test-signing-key-2.pem"),
