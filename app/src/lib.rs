@@ -9,6 +9,7 @@ pub mod components;
 pub mod csp;
 pub mod model;
 pub mod pages;
+pub mod paths;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -42,15 +43,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/authgear-leptos.css"/>
+        <Stylesheet id="leptos" href=paths::STYLESHEET/>
         <Title text="Authgear + Leptos"/>
         <Router>
             <main>
                 // `Async`: the server waits for the session, then sends a
                 // complete page, so it works without JavaScript too.
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("logout") view=LogoutPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment(paths::segment(paths::HOME)) view=HomePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment(paths::segment(paths::LOGOUT)) view=LogoutPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -61,7 +61,11 @@ pub enum ApiError {
     SignedOut,
     #[error("The identity provider is unavailable right now. Please try again in a moment.")]
     Unavailable,
-    /// The request did not reach the function or its answer did not come back.
+    /// Something on the server failed (its store, its setup); the log says what.
+    #[error("Something went wrong on our side. Please try again in a moment.")]
+    Internal,
+    /// The request did not reach the function, its answer did not come back,
+    /// or the request could not be read.
     #[error("The request failed: {0}")]
     Transport(String),
 }
@@ -70,8 +74,10 @@ impl leptos::server_fn::error::FromServerFnError for ApiError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
     fn from_server_fn_error(error: leptos::server_fn::error::ServerFnErrorErr) -> Self {
-        // A request whose body cannot be read is the client's mistake: 400,
-        // not the 500 a server function error gets by default.
+        // On the server, the error's text is the server's business: the
+        // browser gets a fixed sentence. A request whose body cannot be read
+        // is the client's mistake: 400, not the 500 a server function error
+        // gets by default.
         #[cfg(feature = "ssr")]
         {
             use leptos::server_fn::error::ServerFnErrorErr::{Args, Deserialization, MissingArg};
@@ -81,8 +87,12 @@ impl leptos::server_fn::error::FromServerFnError for ApiError {
                 {
                     response.set_status(axum::http::StatusCode::BAD_REQUEST);
                 }
+                return ApiError::Transport("the request could not be read".into());
             }
+            ApiError::Internal
         }
+        // In the browser: what went wrong with the request, for the person.
+        #[cfg(not(feature = "ssr"))]
         ApiError::Transport(error.to_string())
     }
 }

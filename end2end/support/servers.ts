@@ -6,8 +6,12 @@ import { join, resolve } from "node:path";
 
 export const APP_URL = "http://localhost:3000";
 export const PROVIDER_URL = "http://127.0.0.1:4000";
+export const CLIENT_SECRET = "local-dev-secret-not-for-production";
+/** Short, so the tests see refreshes happen. */
+export const ACCESS_TOKEN_TTL_SECONDS = 3;
 
 const root = resolve(__dirname, "../..");
+export const builtSiteRoot = join(root, "target/site");
 const state = resolve(__dirname, "../test-results/.servers");
 
 export const appLogPath = join(state, "app.log");
@@ -17,7 +21,7 @@ function appEnv(): NodeJS.ProcessEnv {
     ...process.env,
     AUTHGEAR_DOMAIN: PROVIDER_URL,
     AUTHGEAR_CLIENT_ID: "authgear-leptos-demo",
-    AUTHGEAR_CLIENT_SECRET: "local-dev-secret-not-for-production",
+    AUTHGEAR_CLIENT_SECRET: CLIENT_SECRET,
     APP_SECRET_KEY: "browser-tests-only-0123456789abcdef0123456789abcdef",
     APP_URL,
     SESSION_DB_PATH: join(state, "sessions.db"),
@@ -78,7 +82,11 @@ async function gone(url: string): Promise<void> {
 }
 
 export async function startProvider(): Promise<void> {
-  start("provider", "node", ["end2end/provider/server.mjs"], { ...process.env, APP_URL });
+  start("provider", "node", ["end2end/provider/server.mjs"], {
+    ...process.env,
+    APP_URL,
+    PROVIDER_ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL_SECONDS),
+  });
   await waitFor(`${PROVIDER_URL}/.well-known/openid-configuration`, "the provider");
 }
 

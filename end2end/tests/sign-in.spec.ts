@@ -1,5 +1,14 @@
 import { expect, test, type BrowserContext, type Page } from "@playwright/test";
-import { appLog, PROVIDER_URL, restartApp } from "../support/servers";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  ACCESS_TOKEN_TTL_SECONDS,
+  appLog,
+  builtSiteRoot,
+  CLIENT_SECRET,
+  PROVIDER_URL,
+  restartApp,
+} from "../support/servers";
 import { signInAtProvider, confirmSignOutAtProvider, issuedTokens, providerEvents } from "../support/provider";
 
 // Everything the page loads from the app, to search for tokens afterwards.
@@ -37,6 +46,12 @@ async function login(page: Page) {
   await expect(page.getByRole("heading", { name: "Welcome Ada Lovelace" })).toBeVisible();
 }
 
+function builtSiteFiles(dir = builtSiteRoot): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? builtSiteFiles(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
+}
+
 async function sessionCookies(context: BrowserContext) {
   return (await context.cookies("http://localhost:3000")).filter((c) => c.name === "session");
 }
@@ -56,20 +71,23 @@ test("sign in, see the session, stay signed in across reloads and restarts, sign
     if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
   });
 
-  // The login transaction cookie, while the browser is at the provider.
+  // The login transaction cookie, while the browser is at the provider:
+  // one per sign-in in progress, named after its state.
   await page.goto("/");
+  const authorize = page.waitForRequest((request) => request.url().startsWith(`${PROVIDER_URL}/auth?`));
   await page.getByRole("link", { name: "Login" }).click();
+  const state = new URL((await authorize).url()).searchParams.get("state");
   await page.waitForURL(`${PROVIDER_URL}/**`);
-  const [transaction] = await context.cookies("http://localhost:3000/callback");
+  const [transaction, ...others] = await context.cookies("http://localhost:3000/");
+  expect(others, "no session before sign-in").toEqual([]);
   expect(transaction).toMatchObject({
-    name: "login",
+    name: `login-${state}`,
     httpOnly: true,
     sameSite: "Lax",
-    path: "/callback",
+    path: "/",
     secure: false,
   });
   expect(transaction.expires - Date.now() / 1000).toBeLessThanOrEqual(600);
-  expect(await context.cookies("http://localhost:3000/"), "no session before sign-in").toEqual([]);
   await signInAtProvider(page, "ada");
   await page.waitForURL("http://localhost:3000/");
   await expect(page.getByRole("heading", { name: "Welcome Ada Lovelace" })).toBeVisible();
@@ -79,12 +97,11 @@ test("sign in, see the session, stay signed in across reloads and restarts, sign
   await expect(json).toContainText('"has_refresh_token": true');
 
   // Every cookie the app has set: just the session one, opaque, HttpOnly, SameSite=Strict.
-  const appCookies = await context.cookies(["http://localhost:3000/", "http://localhost:3000/callback"]);
+  // The login transaction cookie is gone after the callback.
+  const appCookies = await context.cookies("http://localhost:3000/");
   expect(appCookies.map((c) => c.name)).toEqual(["session"]);
   expect(appCookies[0]).toMatchObject({ httpOnly: true, sameSite: "Strict", path: "/", secure: false });
   expect(appCookies[0].value).toMatch(/^[A-Za-z0-9_-]{22}$/);
-  const loginCookie = (await context.cookies("http://localhost:3000/callback")).find((c) => c.name === "login");
-  expect(loginCookie, "the login transaction cookie is gone after the callback").toBeUndefined();
 
   // Hydration is real: the toggle only works once the wasm has run.
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
@@ -120,6 +137,58 @@ test("sign in, see the session, stay signed in across reloads and restarts, sign
   await context.addCookies(oldCookies);
   await page.reload();
   await expect(page.getByRole("heading", { name: "Welcome Guest" })).toBeVisible();
+});
+
+test("signing in again ends the previous session", async ({ page, context, browser }) => {
+  await login(page);
+  const first = await sessionCookies(context);
+  expect(first).toHaveLength(1);
+
+  // Typed into the address bar: the browser sends the Strict session cookie.
+  // The provider remembers the person, so it sends them straight back.
+  await page.goto("/login");
+  await page.waitForURL("http://localhost:3000/");
+  await expect(page.getByRole("heading", { name: "Welcome Ada Lovelace" })).toBeVisible();
+  const second = await sessionCookies(context);
+  expect(second[0].value).not.toEqual(first[0].value);
+
+  const replay = await browser.newContext({ baseURL: "http://localhost:3000" });
+  await replay.addCookies(first);
+  const old = await replay.newPage();
+  await old.goto("/");
+  await expect(old.getByRole("heading", { name: "Welcome Guest" })).toBeVisible();
+  await replay.close();
+});
+
+test("an expiring access token is refreshed on the server, out of the browser's sight", async ({ page }) => {
+  const bodies = recordResponses(page);
+  await login(page);
+  const refreshes = async () =>
+    (await providerEvents()).filter(
+      (event) => event.type === "grant.success" && (event as { grant_type?: string }).grant_type === "refresh_token",
+    ).length;
+  const before = await refreshes();
+  // The local provider's access tokens live PROVIDER_ACCESS_TOKEN_TTL seconds
+  // in these tests; wait until the one just issued is due for renewal.
+  await page.waitForTimeout(ACCESS_TOKEN_TTL_SECONDS * 1000);
+  await page.reload();
+  await expect(page.getByRole("heading", { name: "Welcome Ada Lovelace" })).toBeVisible();
+  await expect.poll(refreshes).toBeGreaterThan(before);
+  await expectNoTokens([await page.content(), ...bodies, appLog()]);
+});
+
+test("the built site holds no client secret", async () => {
+  const files = builtSiteFiles();
+  expect(files.some((file) => file.endsWith(".wasm")), "the wasm was built").toBe(true);
+  expect(files.some((file) => file.endsWith(".js")), "the JS glue was built").toBe(true);
+  for (const file of files) {
+    const content = readFileSync(file);
+    expect(content.includes(CLIENT_SECRET), `${file} holds the client secret`).toBe(false);
+    expect(content.includes("AUTHGEAR_CLIENT_SECRET"), `${file} names the secret's variable`).toBe(false);
+  }
+  // The same search finds what is there: it is not blind.
+  const wasm = files.find((file) => file.endsWith(".wasm"))!;
+  expect(readFileSync(wasm).includes("Welcome Guest")).toBe(true);
 });
 
 test("a GET of /logout shows a button and does not sign out", async ({ page }) => {

@@ -10,10 +10,6 @@ use axum_extra::extract::cookie::Key;
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, Scope};
 use url::Url;
 
-/// Long enough for a slow provider, short enough that a hung one does not
-/// hang the app's requests with it.
-const PROVIDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Fewer bytes than this cannot be a safe key.
 const MIN_SECRET_KEY_LEN: usize = 32;
 
@@ -90,18 +86,15 @@ impl Config {
             .unwrap_or_else(|| "sessions.db".into())
             .into();
 
-        Ok(Self {
-            auth: AuthSettings {
-                issuer,
-                client_id: ClientId::new(client_id),
-                client_secret: ClientSecret::new(client_secret),
-                app_url,
-                scopes,
-                cookie_key: Key::derive_from(secret_key.as_bytes()),
-                provider_timeout: PROVIDER_TIMEOUT,
-            },
-            session_db,
-        })
+        let mut auth = AuthSettings::new(
+            issuer,
+            ClientId::new(client_id),
+            ClientSecret::new(client_secret),
+            app_url,
+            Key::derive_from(secret_key.as_bytes()),
+        );
+        auth.scopes = scopes;
+        Ok(Self { auth, session_db })
     }
 }
 
@@ -125,6 +118,12 @@ fn parse_app_url(value: &str) -> Result<Url, ConfigError> {
 /// credentials), https unless the host is a loopback one.
 fn parse_origin(var: &'static str, value: &str, example: &str) -> Result<Url, ConfigError> {
     let invalid = |reason: String| ConfigError::Invalid { var, reason };
+    // `user:password@host`, even mistyped, must not reach a log or a terminal.
+    let shown = if value.contains('@') {
+        "the value (not shown: it may hold credentials)".to_owned()
+    } else {
+        format!("{value:?}")
+    };
     let with_scheme = if value.contains("://") {
         value.to_owned()
     } else {
@@ -132,7 +131,7 @@ fn parse_origin(var: &'static str, value: &str, example: &str) -> Result<Url, Co
     };
     let url = Url::parse(&with_scheme).map_err(|error| {
         invalid(format!(
-            "{value:?} is not a host name or URL ({error}); expected something like {example}"
+            "{shown} is not a host name or URL ({error}); expected something like {example}"
         ))
     })?;
     // Checked first, and without echoing the value: it holds a password.
@@ -143,7 +142,7 @@ fn parse_origin(var: &'static str, value: &str, example: &str) -> Result<Url, Co
     }
     let host = url.host().ok_or_else(|| {
         invalid(format!(
-            "{value:?} has no host; expected something like {example}"
+            "{shown} has no host; expected something like {example}"
         ))
     })?;
     match url.scheme() {
@@ -151,14 +150,14 @@ fn parse_origin(var: &'static str, value: &str, example: &str) -> Result<Url, Co
         "http" if is_loopback(&host) => {}
         "http" => {
             return Err(invalid(format!(
-                "{value:?} uses plain http; use https (http is only allowed for localhost and 127.0.0.1)"
-            )))
+            "{shown} uses plain http; use https (http is only allowed for localhost and 127.0.0.1)"
+        )))
         }
-        scheme => return Err(invalid(format!("{value:?} has scheme {scheme:?}; use https"))),
+        scheme => return Err(invalid(format!("{shown} has scheme {scheme:?}; use https"))),
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err(invalid(format!(
-            "{value:?} has a path or query; give only the origin, like {example}"
+            "{shown} has a path or query; give only the origin, like {example}"
         )));
     }
     Ok(url)
@@ -339,10 +338,21 @@ mod tests {
         let message = error(&[("APP_SECRET_KEY", "hunter2-secret")]);
         assert!(!message.contains("hunter2"), "{message}");
         // A URL with a password, even one wrong in other ways too.
-        for url in ["http://user:hunter2@app.example.com/x", "ftp://u:hunter2@h"] {
-            let message = error(&[("APP_URL", url)]);
-            assert!(message.contains("contains credentials"), "{message}");
-            assert!(!message.contains("hunter2"), "{message}");
+        for url in [
+            "http://user:hunter2@app.example.com/x",
+            "ftp://u:hunter2@h",
+            // Mistyped so that it does not even parse as a URL.
+            "https://user:hunter2@my app.example.com",
+            "https://user:hunter2@",
+        ] {
+            for var in ["APP_URL", "AUTHGEAR_DOMAIN"] {
+                let message = error(&[(var, url)]);
+                assert!(
+                    message.starts_with(&format!("{var} is not valid: ")),
+                    "{message}"
+                );
+                assert!(!message.contains("hunter2"), "{message}");
+            }
         }
     }
 

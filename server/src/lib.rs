@@ -1,25 +1,18 @@
-//! The server: configuration, the session store and the HTTP routes, put
-//! together into one axum `Router`. `main.rs` only runs it.
+//! The server: the app's pages and server functions, the BFF's routes and
+//! layers, and the headers every response carries, put together into one
+//! axum `Router`. `config.rs` reads the settings; `main.rs` only runs it.
 
 pub mod config;
-pub mod csrf;
-pub mod routes;
-
-use std::path::Path;
 
 use app::auth::{self, Auth};
 use app::{shell, App};
 use axum::extract::FromRef;
 use axum::http::{header, HeaderValue};
-use axum::routing::get;
 use axum::Router;
-use axum_extra::extract::cookie::Key;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_sessions_sqlx_store::sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
-use tower_sessions_sqlx_store::SqliteStore;
 
 /// What every handler can reach.
 #[derive(Clone, FromRef)]
@@ -28,38 +21,8 @@ pub struct AppState {
     pub auth: Auth,
 }
 
-impl FromRef<AppState> for Key {
-    fn from_ref(state: &AppState) -> Self {
-        state.auth.cookie_key().clone()
-    }
-}
-
-impl AppState {
-    /// The app's stylesheet, for pages rendered outside the app.
-    pub fn stylesheet(&self) -> String {
-        format!(
-            "/{}/{}.css",
-            self.leptos_options.site_pkg_dir, self.leptos_options.output_name
-        )
-    }
-}
-
-/// Opens (and creates, the first time) the SQLite session store.
-pub async fn open_session_store(
-    path: &Path,
-) -> Result<SqliteStore, tower_sessions_sqlx_store::sqlx::Error> {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true);
-    let store = SqliteStore::new(SqlitePool::connect_with(options).await?);
-    store.migrate().await?;
-    Ok(store)
-}
-
 /// The whole app as one router.
-pub fn router(state: AppState, store: SqliteStore) -> Router {
-    let routes = generate_route_list(App);
-    let sessions = auth::session::layer(store, state.auth.settings());
+pub fn router(state: AppState) -> Router {
     let https = state.auth.settings().secure_cookies();
     // Defaults for every response; pages set a stricter CSP of their own.
     let mut security_headers = vec![
@@ -79,11 +42,10 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
     }
 
     let mut router = Router::new()
-        .route("/login", get(routes::login))
-        .route("/callback", get(routes::callback))
+        .merge(auth::routes())
         .leptos_routes_with_context(
             &state,
-            routes,
+            generate_route_list(App),
             {
                 let auth = state.auth.clone();
                 move || provide_context(auth.clone())
@@ -94,10 +56,10 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(sessions)
+        .layer(state.auth.session_layer())
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            csrf::reject_cross_site,
+            state.auth.clone(),
+            auth::reject_cross_site,
         ));
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(

@@ -1,11 +1,10 @@
 use std::process::ExitCode;
 
-use app::auth::Auth;
+use app::auth::{Auth, Store};
 use axum::serve::ListenerExt;
 use leptos::config::get_configuration;
 use server::config::Config;
-use server::{open_session_store, router, AppState};
-use tower_sessions::ExpiredDeletion;
+use server::{router, AppState};
 use tracing_subscriber::EnvFilter;
 
 /// How often expired sessions are removed from the store.
@@ -48,29 +47,20 @@ async fn run() -> Result<(), String> {
             "signing in with the LOCAL DEVELOPMENT PROVIDER; set AUTHGEAR_DOMAIN in .env to use Authgear"
         );
     }
-    let store = open_session_store(&config.session_db)
-        .await
-        .map_err(|error| {
-            format!(
-                "the session store {} could not be opened: {error}",
-                config.session_db.display()
-            )
-        })?;
-    tokio::spawn(
-        store
-            .clone()
-            .continuously_delete_expired(SESSION_CLEANUP_PERIOD),
-    );
+    let store = Store::open(&config.session_db).await.map_err(|error| {
+        format!(
+            "the session store {} could not be opened: {error}",
+            config.session_db.display()
+        )
+    })?;
+    tokio::spawn(store.clone().remove_expired_every(SESSION_CLEANUP_PERIOD));
 
-    let auth = Auth::start(config.auth).map_err(|error| error.to_string())?;
+    let auth = Auth::start(config.auth, store).map_err(|error| error.to_string())?;
     let addr = leptos_options.site_addr;
-    let app = router(
-        AppState {
-            leptos_options,
-            auth,
-        },
-        store,
-    );
+    let app = router(AppState {
+        leptos_options,
+        auth,
+    });
 
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -2,6 +2,8 @@
 //! replayed callbacks, odd encodings, cross-site requests. Every rejection is
 //! a friendly 4xx page, one log event, and no session.
 
+#![allow(clippy::unwrap_used)] // Test code: a panic is a failed test.
+
 mod support;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, ORIGIN};
@@ -195,27 +197,47 @@ async fn https_deployments_get_hsts_and_host_prefixed_secure_cookies() {
 
     // The provider sends the browser to https://app.example/callback; this test
     // app listens on plain http, so only the path is replayed.
-    let callback = browser.start_login("/login").await;
-    let path = &callback[callback.find("/callback").unwrap()..];
-    let removal = browser.get(path).await;
-    let removal = removal.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(
-        removal.starts_with("__Secure-login=;") && removal.contains("Secure"),
-        "{removal}"
-    );
-
     let login = browser.get("/login").await;
     let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("__Secure-login="), "{cookie}");
+    // `__Host-`: Secure, Path=/ and no Domain, so no sibling subdomain can
+    // plant a login transaction of its own.
+    assert!(cookie.starts_with("__Host-login-"), "{cookie}");
     for attribute in [
         "Secure",
         "HttpOnly",
         "SameSite=Lax",
-        "Path=/callback",
+        "Path=/;",
         "Max-Age=600",
     ] {
-        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+        assert!(
+            format!("{cookie};").contains(attribute),
+            "{cookie} lacks {attribute}"
+        );
     }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let authorize = browser.get(&support::location(&login)).await;
+    let callback = support::location(&authorize);
+    let path = &callback[callback.find("/callback").unwrap()..];
+    let hop = browser.get(path).await;
+    let set_cookies: Vec<String> = hop
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        set_cookies.iter().any(|c| c.starts_with("__Host-login-")
+            && c.contains("Max-Age=0")
+            && c.contains("Secure")),
+        "removed with the attributes it was set with: {set_cookies:?}"
+    );
+    assert!(
+        set_cookies
+            .iter()
+            .any(|c| c.starts_with("__Host-session=") && c.contains("Secure")),
+        "{set_cookies:?}"
+    );
+
     let authorize = support::location(&login);
     assert!(
         authorize.contains("redirect_uri=https%3A%2F%2Fapp.example%2Fcallback"),

@@ -1,93 +1,169 @@
-//! One error type for the whole sign-in flow, turned into a status code and a
-//! friendly sentence at the edge.
+//! One error type for the sign-in flow, turned into a response once, here.
 //!
-//! `Display` is for the logs: it says what was rejected and why, and never
-//! carries a token, code, secret or cookie value (the variants have no room
-//! for one). `user_message` is for the page.
+//! No variant has room for free text: a token, a code, a secret or a raw
+//! provider answer cannot reach a log line or a page through an error. What
+//! went wrong is said with enums whose every message is written below.
 
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY};
 use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
 
-#[derive(Debug, Clone, thiserror::Error)]
+use crate::csp;
+use crate::pages::standalone;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("the identity provider has not been reached yet")]
     ProviderUnavailable,
-    #[error("the provider returned error {error:?}")]
-    ProviderDenied {
-        error: String,
-        description: Option<String>,
-    },
-    #[error(
-        "callback without a login transaction cookie (expired, already used, or another browser)"
-    )]
+    #[error("the provider answered the sign-in with error {0}")]
+    ProviderDenied(OAuthCode),
+    #[error("callback without a login transaction (expired, already used, or another browser)")]
     NoLoginInProgress,
-    #[error("callback state does not match this browser's login transaction")]
+    #[error("callback state does not match any login this browser started")]
     StateMismatch,
     #[error("callback without an authorization code")]
     MissingCode,
-    #[error("the token endpoint rejected the authorization code: {0}")]
-    CodeRejected(String),
-    #[error("the token endpoint could not be used: {0}")]
-    TokenEndpoint(String),
+    #[error("the token endpoint rejected the authorization code")]
+    CodeRejected,
+    #[error("the {endpoint} failed: {failure}")]
+    Provider {
+        endpoint: Endpoint,
+        failure: Upstream,
+    },
     #[error("the token response has no ID token")]
     MissingIdToken,
     #[error("the ID token is not valid: {0}")]
-    InvalidIdToken(String),
-    #[error("the userinfo endpoint could not be used: {0}")]
-    UserInfo(String),
-    #[error("the session store failed: {0}")]
-    SessionStore(String),
-    #[error("request from another site (origin {origin:?}, sec-fetch-site {fetch_site:?})")]
-    CrossSite {
-        origin: Option<String>,
-        fetch_site: Option<String>,
-    },
-    #[error("the HTTP client could not be built: {0}")]
-    HttpClient(String),
+    InvalidIdToken(IdTokenProblem),
+    #[error("the session store failed")]
+    SessionStore,
+    #[error("the HTTP client could not be built")]
+    HttpClient,
+}
+
+/// An OAuth error code as a provider (or whoever forged the callback) sent
+/// it, kept only if it looks like one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthCode(String);
+
+impl OAuthCode {
+    pub fn new(code: &str) -> Self {
+        let plausible = (1..=64).contains(&code.len())
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        Self(if plausible { code } else { "unrecognised" }.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for OAuthCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The provider endpoint a call went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Endpoint {
+    #[error("token endpoint")]
+    Token,
+    #[error("userinfo endpoint")]
+    Userinfo,
+}
+
+/// How a call to the provider failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Upstream {
+    #[error("no answer in time")]
+    Timeout,
+    #[error("could not connect")]
+    Unreachable,
+    #[error("the connection broke")]
+    Broken,
+    #[error("unexpected HTTP status {0}")]
+    Status(u16),
+    #[error("an answer that is not what the protocol says")]
+    Malformed,
+    #[error("error {0}")]
+    Refused(OAuthCode),
+    #[error("an answer about another subject")]
+    WrongSubject,
+}
+
+impl Upstream {
+    /// True when the request may have been processed although no answer
+    /// came back: a refresh token sent this way may have been rotated.
+    pub fn outcome_unknown(&self) -> bool {
+        !matches!(self, Upstream::Unreachable | Upstream::Refused(_))
+    }
+}
+
+/// Why an ID token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdTokenProblem {
+    #[error("it has expired")]
+    Expired,
+    #[error("its audience is not this client")]
+    Audience,
+    #[error("its issuer is not the provider")]
+    Issuer,
+    #[error("its nonce does not match the login")]
+    Nonce,
+    #[error("its subject is not the session's user")]
+    Subject,
+    #[error("its at_hash does not match the access token")]
+    AccessTokenHash,
+    #[error("it is not signed")]
+    Unsigned,
+    #[error("its signing algorithm is not allowed")]
+    Algorithm,
+    #[error("it is signed with a key the provider does not publish")]
+    UnknownKey,
+    #[error("several eligible keys match and it names none")]
+    AmbiguousKey,
+    #[error("its signature does not verify")]
+    Signature,
+    #[error("it is malformed")]
+    Malformed,
 }
 
 impl AuthError {
     pub fn status(&self) -> StatusCode {
         use AuthError::*;
         match self {
-            ProviderDenied { .. }
-            | NoLoginInProgress
-            | StateMismatch
-            | MissingCode
-            | CodeRejected(_) => StatusCode::BAD_REQUEST,
-            CrossSite { .. } => StatusCode::FORBIDDEN,
-            TokenEndpoint(_) | MissingIdToken | InvalidIdToken(_) | UserInfo(_) => {
-                StatusCode::BAD_GATEWAY
+            ProviderDenied(_) | NoLoginInProgress | StateMismatch | MissingCode | CodeRejected => {
+                StatusCode::BAD_REQUEST
             }
-            ProviderUnavailable | SessionStore(_) | HttpClient(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Provider { .. } | MissingIdToken | InvalidIdToken(_) => StatusCode::BAD_GATEWAY,
+            ProviderUnavailable | SessionStore | HttpClient => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
-    /// A short sentence for a person. Provider-supplied text is included as
-    /// plain data; the page that shows it escapes it.
+    /// A short sentence for a person.
     pub fn user_message(&self) -> String {
         use AuthError::*;
         match self {
-            ProviderUnavailable | HttpClient(_) => {
+            ProviderUnavailable | HttpClient => {
                 "Sign-in is unavailable right now. Please try again in a moment.".into()
             }
-            ProviderDenied { error, description } => match description {
-                Some(description) => format!("The sign-in did not complete: {description} ({error})."),
-                None => format!("The sign-in did not complete ({error})."),
-            },
+            ProviderDenied(code) if code.as_str() == "access_denied" => {
+                "The sign-in was cancelled (access_denied).".into()
+            }
+            ProviderDenied(code) => format!("The sign-in did not complete ({code})."),
             NoLoginInProgress => {
                 "This sign-in link has expired or was already used. Please sign in again.".into()
             }
-            StateMismatch | MissingCode | CodeRejected(_) => {
+            StateMismatch | MissingCode | CodeRejected => {
                 "This sign-in response is not valid for this browser. Please sign in again.".into()
             }
-            TokenEndpoint(_) | MissingIdToken | InvalidIdToken(_) | UserInfo(_) => {
+            Provider { .. } | MissingIdToken | InvalidIdToken(_) => {
                 "The identity provider sent an answer we could not trust, so you were not signed in."
                     .into()
             }
-            SessionStore(_) => "We could not save your session. Please try again.".into(),
-            CrossSite { .. } => "This request did not come from this site.".into(),
+            SessionStore => "We could not save your session. Please try again.".into(),
         }
     }
 
@@ -96,33 +172,97 @@ impl AuthError {
         use AuthError::*;
         match self {
             ProviderUnavailable => "provider_unavailable",
-            ProviderDenied { .. } => "provider_denied",
+            ProviderDenied(_) => "provider_denied",
             NoLoginInProgress => "no_login_in_progress",
             StateMismatch => "state_mismatch",
             MissingCode => "missing_code",
-            CodeRejected(_) => "code_rejected",
-            TokenEndpoint(_) => "token_endpoint",
+            CodeRejected => "code_rejected",
+            Provider {
+                endpoint: Endpoint::Token,
+                ..
+            } => "token_endpoint",
+            Provider {
+                endpoint: Endpoint::Userinfo,
+                ..
+            } => "userinfo",
             MissingIdToken => "missing_id_token",
             InvalidIdToken(_) => "invalid_id_token",
-            UserInfo(_) => "userinfo",
-            SessionStore(_) => "session_store",
-            CrossSite { .. } => "cross_site",
-            HttpClient(_) => "http_client",
+            SessionStore => "session_store",
+            HttpClient => "http_client",
         }
     }
 
     /// Records the rejection as one structured event.
     pub fn log(&self, step: &'static str) {
+        let (kind, status) = (self.kind(), self.status().as_u16());
         if self.status().is_server_error() {
-            tracing::warn!(step, kind = self.kind(), status = self.status().as_u16(), reason = %self, "auth request failed");
+            tracing::warn!(step, kind, status, reason = %self, "auth request failed");
         } else {
-            tracing::info!(step, kind = self.kind(), status = self.status().as_u16(), reason = %self, "auth request rejected");
+            tracing::info!(step, kind, status, reason = %self, "auth request rejected");
         }
     }
 }
 
-impl From<tower_sessions::session::Error> for AuthError {
-    fn from(error: tower_sessions::session::Error) -> Self {
-        AuthError::SessionStore(error.to_string())
+/// The friendly sign-in problem page, with the error's status and one log event.
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        self.log("sign_in");
+        (
+            self.status(),
+            [
+                (CACHE_CONTROL, "no-store"),
+                (CONTENT_SECURITY_POLICY, csp::STANDALONE_PAGE),
+            ],
+            Html(standalone::problem(self.user_message())),
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plausible_oauth_codes_are_kept() {
+        assert_eq!(OAuthCode::new("access_denied").as_str(), "access_denied");
+        for hostile in [
+            "",
+            "<script>",
+            "Access Denied",
+            "SECRETTOKEN-abc",
+            &"a".repeat(65),
+        ] {
+            assert_eq!(
+                OAuthCode::new(hostile).as_str(),
+                "unrecognised",
+                "{hostile}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_kind_has_a_status_and_a_message() {
+        let all = [
+            AuthError::ProviderUnavailable,
+            AuthError::ProviderDenied(OAuthCode::new("access_denied")),
+            AuthError::NoLoginInProgress,
+            AuthError::StateMismatch,
+            AuthError::MissingCode,
+            AuthError::CodeRejected,
+            AuthError::Provider {
+                endpoint: Endpoint::Token,
+                failure: Upstream::Timeout,
+            },
+            AuthError::MissingIdToken,
+            AuthError::InvalidIdToken(IdTokenProblem::Expired),
+            AuthError::SessionStore,
+            AuthError::HttpClient,
+        ];
+        for error in all {
+            assert!(error.status().is_client_error() || error.status().is_server_error());
+            assert!(!error.user_message().is_empty());
+            assert_ne!(error.status(), StatusCode::INTERNAL_SERVER_ERROR, "{error}");
+        }
     }
 }

@@ -1,39 +1,48 @@
 //! The authorization code flow: sending the browser to the provider
-//! ([`begin_login`]) and checking what comes back ([`finish_login`]).
+//! ([`begin`]), checking what comes back ([`check_callback`], pure), and the
+//! provider calls that turn a good answer into a signed-in user ([`finish`]).
 //!
 //! What ties the two halves together is a [`LoginTransaction`]: the `state`,
 //! `nonce` and PKCE verifier of one login, kept in a short-lived encrypted
-//! cookie bound to this browser. It is a separate cookie from the session
-//! because it must survive the cross-site return from the provider, which the
-//! `SameSite=Strict` session cookie does not.
+//! cookie of its own (see `cookies`), one per login in progress.
 
-use openidconnect::core::{CoreErrorResponseType, CoreResponseType, CoreUserInfoClaims};
+use openidconnect::core::CoreResponseType;
 use openidconnect::{
-    AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClaimsVerificationError, CsrfToken,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RequestTokenError,
-    TokenResponse,
+    AccessTokenHash, AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use url::Url;
 
-use super::provider::error_chain;
-use super::session::{AuthSession, TokenSet};
+use super::error::{Endpoint, IdTokenProblem, OAuthCode, Upstream};
+use super::session::UserSession;
+use super::tokens::TokenSet;
 use super::{Auth, AuthError};
+use crate::paths;
+
+/// Enough time to type a password, not enough to linger.
+pub(crate) const LOGIN_LIFETIME: time::Duration = time::Duration::minutes(10);
 
 /// The secrets of one login in progress.
 #[derive(Serialize, Deserialize)]
-pub struct LoginTransaction {
-    state: CsrfToken,
+pub(crate) struct LoginTransaction {
+    pub state: CsrfToken,
     nonce: Nonce,
     pkce_verifier: PkceCodeVerifier,
-    return_to: String,
+    pub return_to: String,
+    /// Unix seconds. The cookie's `Max-Age` is a request to the browser;
+    /// this is what the server enforces.
+    pub started_at: i64,
+    /// The session this sign-in replaces, ended when it completes.
+    pub replaces: Option<String>,
 }
 
 /// Where to send the browser, and what to remember until it comes back.
-pub fn begin_login(
+pub(crate) fn begin(
     auth: &Auth,
     return_to: Option<&str>,
+    replaces: Option<String>,
 ) -> Result<(Url, LoginTransaction), AuthError> {
     let provider = auth.provider()?;
     let settings = auth.settings();
@@ -53,33 +62,30 @@ pub fn begin_login(
         )
         .set_pkce_challenge(pkce_challenge)
         .url();
-    let return_to = safe_return_to(&settings.app_url, return_to);
-    Ok((
-        url,
-        LoginTransaction {
-            state,
-            nonce,
-            pkce_verifier,
-            return_to,
-        },
-    ))
+    let transaction = LoginTransaction {
+        state,
+        nonce,
+        pkce_verifier,
+        return_to: safe_return_to(&settings.app_url, return_to),
+        started_at: OffsetDateTime::now_utc().unix_timestamp(),
+        replaces,
+    };
+    Ok((url, transaction))
 }
 
 /// The query parameters of the provider's redirect back to `/callback`.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct CallbackParams {
+pub(crate) struct CallbackParams {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,
-    pub error_description: Option<String>,
 }
-
-/// Provider text we show is cut to this many characters.
-const MAX_ECHO: usize = 200;
 
 impl CallbackParams {
     /// Reads the raw query leniently: any byte sequence gives some answer, and
     /// the checks that follow reject what does not belong to a real login.
+    /// `error_description` is not read: it is free text that anyone who can
+    /// send a link could fill with words the app would then show as its own.
     pub fn parse(query: Option<&str>) -> Self {
         let mut params = Self::default();
         for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -87,7 +93,6 @@ impl CallbackParams {
                 "code" => &mut params.code,
                 "state" => &mut params.state,
                 "error" => &mut params.error,
-                "error_description" => &mut params.error_description,
                 _ => continue,
             };
             // The first value wins, as in most servers; later duplicates are ignored.
@@ -95,118 +100,123 @@ impl CallbackParams {
                 *slot = Some(value.into_owned());
             }
         }
-        params.error = params.error.map(|text| truncate(&text));
-        params.error_description = params.error_description.map(|text| truncate(&text));
         params
     }
 }
 
-fn truncate(text: &str) -> String {
-    text.chars().take(MAX_ECHO).collect()
-}
-
-/// A completed login: the session to store and where to send the browser.
-pub struct LoginResult {
-    pub session: AuthSession,
-    pub return_to: String,
-}
-
-/// Checks the provider's answer and, if every check passes, builds the session.
+/// Checks the provider's answer against the login it claims to finish, and
+/// returns the code to exchange. Nothing here calls the provider: a callback
+/// that does not belong to a login this browser started goes no further.
 ///
-/// Order matters: nothing is sent to the provider until `state` proves the
-/// answer belongs to a login this browser started.
-pub async fn finish_login(
-    auth: &Auth,
+/// `transaction` is the one found for the callback's `state`, if any;
+/// `others_pending` says whether this browser has other logins in progress.
+pub(crate) fn check_callback(
     params: CallbackParams,
-    transaction: Option<LoginTransaction>,
-) -> Result<LoginResult, AuthError> {
-    let transaction = transaction.ok_or(AuthError::NoLoginInProgress)?;
+    transaction: Option<&LoginTransaction>,
+    others_pending: bool,
+    now: OffsetDateTime,
+) -> Result<AuthorizationCode, AuthError> {
+    let Some(transaction) = transaction else {
+        return Err(if others_pending {
+            AuthError::StateMismatch
+        } else {
+            AuthError::NoLoginInProgress
+        });
+    };
     if params.state.as_deref() != Some(transaction.state.secret().as_str()) {
         return Err(AuthError::StateMismatch);
     }
-    if let Some(error) = params.error {
-        return Err(AuthError::ProviderDenied {
-            error,
-            description: params.error_description,
-        });
+    if now.unix_timestamp() - transaction.started_at > LOGIN_LIFETIME.whole_seconds() {
+        return Err(AuthError::NoLoginInProgress);
     }
-    let code = params
+    if let Some(error) = params.error {
+        return Err(AuthError::ProviderDenied(OAuthCode::new(&error)));
+    }
+    params
         .code
         .filter(|code| !code.is_empty())
-        .ok_or(AuthError::MissingCode)?;
+        .map(AuthorizationCode::new)
+        .ok_or(AuthError::MissingCode)
+}
 
+/// Exchanges the code, checks the ID token and fetches the profile: the
+/// signed-in user, or why there is none.
+pub(crate) async fn finish(
+    auth: &Auth,
+    code: AuthorizationCode,
+    transaction: LoginTransaction,
+) -> Result<UserSession, AuthError> {
     let provider = auth.provider()?;
     let response = provider
-        .client
-        .exchange_code(AuthorizationCode::new(code))
-        .map_err(|error| AuthError::TokenEndpoint(error.to_string()))?
-        .set_pkce_verifier(transaction.pkce_verifier)
-        .request_async(auth.http())
+        .exchange_code(auth.http(), code, transaction.pkce_verifier)
         .await
-        .map_err(|error| match error {
-            RequestTokenError::ServerResponse(response)
-                if *response.error() == CoreErrorResponseType::InvalidGrant =>
-            {
-                AuthError::CodeRejected(response.error().to_string())
-            }
-            other => AuthError::TokenEndpoint(error_chain(&other)),
+        .map_err(|failure| match failure {
+            Upstream::Refused(code) if code.as_str() == "invalid_grant" => AuthError::CodeRejected,
+            failure => AuthError::Provider {
+                endpoint: Endpoint::Token,
+                failure,
+            },
         })?;
 
     let id_token = response.id_token().ok_or(AuthError::MissingIdToken)?;
-    let claims = provider
+    let (claims, at_hash_matches) = provider
         .verify(auth.http(), |verifier| {
             let claims = id_token.claims(verifier, &transaction.nonce)?;
             // The access token must be the one this ID token was issued with.
-            if let Some(expected) = claims.access_token_hash() {
-                let other = |error: &dyn std::fmt::Display| {
-                    ClaimsVerificationError::Other(error.to_string())
-                };
-                let alg = id_token.signing_alg().map_err(|e| other(&e))?;
-                let key = id_token.signing_key(verifier).map_err(|e| other(&e))?;
-                let actual = AccessTokenHash::from_token(response.access_token(), alg, key)
-                    .map_err(|e| other(&e))?;
-                if actual != *expected {
-                    return Err(other(&"at_hash does not match the access token"));
+            let at_hash_matches = match claims.access_token_hash() {
+                None => true,
+                Some(expected) => {
+                    let other = |error: &dyn std::fmt::Display| {
+                        openidconnect::ClaimsVerificationError::Other(error.to_string())
+                    };
+                    let alg = id_token.signing_alg().map_err(|e| other(&e))?;
+                    let key = id_token.signing_key(verifier).map_err(|e| other(&e))?;
+                    AccessTokenHash::from_token(response.access_token(), alg, key)
+                        .map_err(|e| other(&e))?
+                        == *expected
                 }
-            }
-            Ok(claims.clone())
+            };
+            Ok((claims.clone(), at_hash_matches))
         })
         .await
-        .map_err(|error| AuthError::InvalidIdToken(error_chain(&error)))?;
+        .map_err(AuthError::InvalidIdToken)?;
+    if !at_hash_matches {
+        return Err(AuthError::InvalidIdToken(IdTokenProblem::AccessTokenHash));
+    }
 
-    // Asking for the ID token's subject makes `openidconnect` reject a
-    // userinfo answer about anybody else.
-    let userinfo: CoreUserInfoClaims = provider
-        .client
-        .user_info(
-            response.access_token().clone(),
-            Some(claims.subject().clone()),
+    let userinfo = provider
+        .userinfo(
+            auth.http(),
+            response.access_token(),
+            Some(claims.subject().as_str()),
         )
-        .map_err(|error| AuthError::UserInfo(error.to_string()))?
-        .request_async(auth.http())
         .await
-        .map_err(|error| AuthError::UserInfo(error_chain(&error)))?;
+        .map_err(|failure| AuthError::Provider {
+            endpoint: Endpoint::Userinfo,
+            failure,
+        })?;
 
-    let session = AuthSession {
+    let encode_failed = |_| AuthError::InvalidIdToken(IdTokenProblem::Malformed);
+    Ok(UserSession {
         id_token: id_token.clone(),
-        id_token_claims: serde_json::to_value(&claims).unwrap_or_default(),
-        userinfo: serde_json::to_value(&userinfo).unwrap_or_default(),
+        claims: serde_json::to_value(&claims).map_err(encode_failed)?,
+        userinfo: serde_json::to_value(&userinfo).map_err(encode_failed)?,
         tokens: TokenSet::from_response(
             &response,
             &auth.settings().scopes,
             None,
             OffsetDateTime::now_utc(),
         ),
-    };
-    Ok(LoginResult {
-        session,
-        return_to: transaction.return_to,
     })
 }
 
 /// Paths a login must not return to: they would start another login (a loop
 /// at the provider's expense) or call a server function.
-const SIGN_IN_PATHS: [&str; 3] = ["/login", "/callback", "/api/"];
+const SIGN_IN_PATHS: [&str; 3] = [paths::LOGIN, paths::CALLBACK, paths::API_PREFIX];
+
+/// The longest `return_to` kept, counted after percent-encoding, so that the
+/// login-transaction cookie stays well under the 4 KB browsers accept.
+pub(crate) const MAX_RETURN_TO: usize = 1024;
 
 /// Accepts a `return_to` only if it is a path on this app.
 ///
@@ -217,7 +227,7 @@ const SIGN_IN_PATHS: [&str; 3] = ["/login", "/callback", "/api/"];
 pub fn safe_return_to(app_url: &Url, candidate: Option<&str>) -> String {
     const MAX_LEN: usize = 2048;
     let Some(candidate) = candidate else {
-        return "/".into();
+        return paths::HOME.into();
     };
     let plausible = candidate.len() <= MAX_LEN
         && candidate.starts_with('/')
@@ -226,7 +236,7 @@ pub fn safe_return_to(app_url: &Url, candidate: Option<&str>) -> String {
             .chars()
             .any(|c| c == '\\' || c.is_control() || c.is_whitespace());
     if !plausible {
-        return "/".into();
+        return paths::HOME.into();
     }
     // Resolving against our own origin and comparing origins is the check
     // that cannot be fooled by tricks the rules above did not think of.
@@ -243,13 +253,14 @@ pub fn safe_return_to(app_url: &Url, candidate: Option<&str>) -> String {
                 || decoded.starts_with("//")
                 || decoded.starts_with("/\\")
                 || decoded.chars().any(char::is_control)
+                || path.len() > MAX_RETURN_TO
             {
-                "/".into()
+                paths::HOME.into()
             } else {
                 path.to_owned()
             }
         }
-        _ => "/".into(),
+        _ => paths::HOME.into(),
     }
 }
 
@@ -330,8 +341,91 @@ mod tests {
         let odd = CallbackParams::parse(Some("code=%zz%&state=%FF%FE&error=%"));
         assert_eq!(odd.code.as_deref(), Some("%zz%"));
         assert!(odd.state.is_some());
-        let long = CallbackParams::parse(Some(&format!("error={}", "x".repeat(10_000))));
-        assert_eq!(long.error.map(|e| e.len()), Some(MAX_ECHO));
+        let ignored = CallbackParams::parse(Some("error=e&error_description=call+us"));
+        assert_eq!(ignored.error.as_deref(), Some("e"));
+    }
+
+    #[test]
+    fn a_return_to_that_grows_when_encoded_is_limited_after_encoding() {
+        // 300 characters that become 1,800 bytes once percent-encoded.
+        let accented = format!("/{}", "é".repeat(300));
+        assert!(accented.len() < MAX_RETURN_TO);
+        assert_eq!(check(&accented), "/");
+        let fits = format!("/{}", "é".repeat(100));
+        assert_eq!(check(&fits), format!("/{}", "%C3%A9".repeat(100)));
+        let ascii = format!("/{}", "a".repeat(MAX_RETURN_TO - 1));
+        assert_eq!(check(&ascii), ascii, "the limit itself is kept");
+        assert_eq!(check(&format!("{ascii}b")), "/");
+    }
+
+    fn transaction(state: &str, started_at: i64) -> LoginTransaction {
+        LoginTransaction {
+            state: CsrfToken::new(state.into()),
+            nonce: Nonce::new("n".into()),
+            pkce_verifier: PkceCodeVerifier::new("v".repeat(43)),
+            return_to: "/".into(),
+            started_at,
+            replaces: None,
+        }
+    }
+
+    fn callback(query: &str) -> CallbackParams {
+        CallbackParams::parse(Some(query))
+    }
+
+    #[test]
+    fn a_callback_is_checked_against_its_own_login_only() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("time");
+        let started = now.unix_timestamp() - 60;
+        let pending = transaction("s1", started);
+        let check = |query: &str, found: Option<&LoginTransaction>, others: bool| {
+            check_callback(callback(query), found, others, now).map(|code| code.secret().clone())
+        };
+
+        assert_eq!(
+            check("code=c&state=s1", Some(&pending), false),
+            Ok("c".into())
+        );
+        assert_eq!(
+            check("code=c&state=s2", None, true),
+            Err(AuthError::StateMismatch),
+            "another login of this browser is not this one"
+        );
+        assert_eq!(
+            check("code=c&state=s2", None, false),
+            Err(AuthError::NoLoginInProgress)
+        );
+        assert_eq!(
+            check("code=c&state=s2", Some(&pending), false),
+            Err(AuthError::StateMismatch),
+            "the state must be the transaction's own"
+        );
+        assert_eq!(
+            check("state=s1", Some(&pending), false),
+            Err(AuthError::MissingCode)
+        );
+        assert_eq!(
+            check("code=&state=s1", Some(&pending), false),
+            Err(AuthError::MissingCode)
+        );
+        assert_eq!(
+            check("error=access_denied&state=s1", Some(&pending), false),
+            Err(AuthError::ProviderDenied(OAuthCode::new("access_denied")))
+        );
+        assert_eq!(
+            check("error=access_denied&state=forged", None, true),
+            Err(AuthError::StateMismatch),
+            "an error that belongs to no login is a forgery first"
+        );
+        let stale = transaction(
+            "s1",
+            now.unix_timestamp() - LOGIN_LIFETIME.whole_seconds() - 1,
+        );
+        assert_eq!(
+            check("code=c&state=s1", Some(&stale), false),
+            Err(AuthError::NoLoginInProgress),
+            "the server enforces the lifetime, whatever the browser kept"
+        );
     }
 
     /// What every answer of `safe_return_to` must be, whatever the input.
@@ -368,10 +462,7 @@ mod tests {
 
         #[test]
         fn any_callback_query_parses(query in proptest::prelude::any::<String>()) {
-            let params = CallbackParams::parse(Some(&query));
-            for echoed in [&params.error, &params.error_description] {
-                proptest::prop_assert!(echoed.as_ref().is_none_or(|text| text.chars().count() <= MAX_ECHO));
-            }
+            let _ = CallbackParams::parse(Some(&query));
         }
 
         #[test]

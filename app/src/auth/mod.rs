@@ -1,86 +1,49 @@
-//! The backend-for-frontend: everything that talks to the identity provider or
-//! touches a token. Server-side only; the browser never sees what is in here.
+//! The backend-for-frontend: everything that talks to the identity provider,
+//! touches a token or sets a cookie. Server-side only; the browser never sees
+//! what is in here.
 //!
-//! A login passes through these modules in order:
-//! [`flow::begin_login`] → provider → [`flow::finish_login`] → [`session`] →
-//! [`tokens`] (refresh on later requests) → [`logout`].
+//! A sign-in, file by file:
+//! `routes` (`GET /login`) → `flow::begin` → `cookies` (one login transaction
+//! per `state`) → the provider → `routes` (`GET /callback`) →
+//! `flow::check_callback` → `flow::finish` (`provider` calls) → `session`
+//! (a new session in the `store`) → `tokens` (fresh access tokens on later
+//! requests) → `logout`. `guard` keeps other sites' requests out; `error`
+//! turns every failure into a page once.
+//!
+//! The public surface is what a server needs to wire it up: the [`Auth`]
+//! handle, its [`AuthSettings`], the [`Store`], [`routes`], the
+//! [`reject_cross_site`] middleware, and [`AuthError`].
 
-pub mod error;
-pub mod flow;
-pub mod logout;
-pub mod provider;
-pub mod session;
-pub mod tokens;
+mod cookies;
+mod error;
+mod flow;
+mod guard;
+mod logout;
+mod profile;
+mod provider;
+mod routes;
+mod session;
+mod settings;
+mod store;
+mod tokens;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum_extra::extract::cookie::Key;
-use openidconnect::{reqwest, ClientId, ClientSecret, IssuerUrl, Scope};
-use url::Url;
+use openidconnect::reqwest;
+use tower_sessions::SessionManagerLayer;
 
 pub use error::AuthError;
-use provider::ProviderHandle;
+pub use guard::reject_cross_site;
+pub use routes::routes;
+pub use settings::{is_loopback, AuthSettings};
+pub use store::{Store, StoreError};
+
+pub(crate) use logout::logout;
+pub(crate) use profile::reload as reload_profile;
+pub(crate) use tokens::{current, Current};
+
+use provider::{Provider, ProviderHandle};
 use tokens::Refresher;
-
-/// Settings the server reads from its configuration, already validated.
-#[derive(Clone)]
-pub struct AuthSettings {
-    pub issuer: IssuerUrl,
-    pub client_id: ClientId,
-    pub client_secret: ClientSecret,
-    /// The app's public origin: the redirect URIs are built from it, never
-    /// from the request's `Host` header.
-    pub app_url: Url,
-    pub scopes: Vec<Scope>,
-    /// Encrypts the short-lived login-transaction cookie.
-    pub cookie_key: Key,
-    /// How long one call to the provider may take. A hung provider then
-    /// costs a request this long, not forever.
-    pub provider_timeout: Duration,
-}
-
-impl AuthSettings {
-    pub fn redirect_url(&self) -> String {
-        self.app_path("/callback")
-    }
-
-    pub fn post_logout_redirect_url(&self) -> String {
-        self.app_path("/")
-    }
-
-    /// Cookies are `Secure` exactly when the app is served over https.
-    pub fn secure_cookies(&self) -> bool {
-        self.app_url.scheme() == "https"
-    }
-
-    /// A provider on this machine is the local development one.
-    pub fn is_local_provider(&self) -> bool {
-        self.issuer
-            .url()
-            .host()
-            .is_some_and(|host| is_loopback(&host))
-    }
-
-    /// The app's origin as browsers send it in the `Origin` header.
-    pub fn app_origin(&self) -> String {
-        self.app_url.origin().ascii_serialization()
-    }
-
-    fn app_path(&self, path: &str) -> String {
-        format!("{}{}", self.app_origin(), path)
-    }
-}
-
-/// True for `localhost` and loopback addresses: the only hosts where plain
-/// http is acceptable.
-pub fn is_loopback(host: &url::Host<&str>) -> bool {
-    match host {
-        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-    }
-}
 
 /// A cheap handle to the BFF, shared by routes and server functions.
 #[derive(Clone)]
@@ -88,6 +51,7 @@ pub struct Auth(Arc<Inner>);
 
 struct Inner {
     settings: AuthSettings,
+    store: Store,
     http: reqwest::Client,
     provider: ProviderHandle,
     refresher: Refresher,
@@ -96,17 +60,18 @@ struct Inner {
 impl Auth {
     /// Builds the handle and starts discovering the provider in the background:
     /// the app serves guests while the provider is unreachable.
-    pub fn start(settings: AuthSettings) -> Result<Self, AuthError> {
+    pub fn start(settings: AuthSettings, store: Store) -> Result<Self, AuthError> {
         let http = reqwest::Client::builder()
             // Following redirects would let a provider point our server at any URL.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(settings.provider_timeout)
             .timeout(settings.provider_timeout)
             .build()
-            .map_err(|error| AuthError::HttpClient(error.to_string()))?;
+            .map_err(|_| AuthError::HttpClient)?;
         let provider = ProviderHandle::discover_in_background(settings.clone(), http.clone());
         Ok(Self(Arc::new(Inner {
             settings,
+            store,
             http,
             provider,
             refresher: Refresher::default(),
@@ -117,21 +82,27 @@ impl Auth {
         &self.0.settings
     }
 
-    pub fn cookie_key(&self) -> &Key {
-        &self.0.settings.cookie_key
+    /// The session layer, with the session cookie's policy: it must wrap
+    /// [`routes`] and every route whose server functions use the session.
+    pub fn session_layer(&self) -> SessionManagerLayer<Store> {
+        cookies::session_layer(self.0.store.clone(), &self.0.settings)
+    }
+
+    /// Waits until discovery has succeeded; for start-up checks and tests.
+    pub async fn provider_ready(&self) {
+        self.0.provider.ready().await;
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.0.store
     }
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.0.http
     }
 
-    pub(crate) fn provider(&self) -> Result<Arc<provider::Provider>, AuthError> {
+    pub(crate) fn provider(&self) -> Result<Arc<Provider>, AuthError> {
         self.0.provider.get().ok_or(AuthError::ProviderUnavailable)
-    }
-
-    /// Waits until discovery has succeeded; for start-up checks and tests.
-    pub async fn provider_ready(&self) {
-        self.0.provider.ready().await;
     }
 
     pub(crate) fn refresher(&self) -> &Refresher {

@@ -1,28 +1,36 @@
-//! The identity provider as this app knows it: discovered once, in the
-//! background, and retried until it answers.
+//! The identity provider as this app knows it, and every call made to it:
+//! discovery (in the background, retried until it answers), the token
+//! endpoint, userinfo, revocation and the signing keys.
+//!
+//! Failures come back as [`Upstream`] values, never as the provider's own
+//! words: a hostile or broken provider cannot put text into a log line or a page.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
-    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType,
-    CoreIdTokenVerifier, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
-    CoreSubjectIdentifierType,
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
+    CoreErrorResponseType, CoreGrantType, CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKey,
+    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreTokenResponse, CoreUserInfoClaims,
 };
 use openidconnect::{
-    reqwest, AdditionalProviderMetadata, ClaimsVerificationError, EndSessionUrl, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, JsonWebKeySetUrl, LogoutProviderMetadata, ProviderMetadata,
-    RedirectUrl, RevocationUrl, SignatureVerificationError,
+    reqwest, AccessToken, AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError,
+    EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpClientError,
+    JsonWebKeySetUrl, LogoutProviderMetadata, PkceCodeVerifier, ProviderMetadata, RedirectUrl,
+    RefreshToken, RequestTokenError, RevocationUrl, SignatureVerificationError,
+    StandardErrorResponse, SubjectIdentifier, UserInfoError,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::error::{IdTokenProblem, OAuthCode, Upstream};
 use super::AuthSettings;
 
 /// The client as discovery leaves it: an authorization endpoint for sure, a
 /// token and userinfo endpoint if the provider lists them.
-pub type OidcClient = CoreClient<
+type OidcClient = CoreClient<
     EndpointSet,
     EndpointNotSet,
     EndpointNotSet,
@@ -33,9 +41,9 @@ pub type OidcClient = CoreClient<
 
 /// Discovery fields that `openidconnect`'s core metadata leaves out.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct RevocationMetadata {
+struct RevocationMetadata {
     #[serde(default)]
-    pub revocation_endpoint: Option<RevocationUrl>,
+    revocation_endpoint: Option<RevocationUrl>,
 }
 impl AdditionalProviderMetadata for RevocationMetadata {}
 
@@ -73,20 +81,33 @@ const ALLOWED_ID_TOKEN_ALGS: [CoreJwsSigningAlgorithm; 9] = [
 /// JWKS downloads: after one refetch, the next waits this long.
 const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
+type TokenError = RequestTokenError<
+    HttpClientError<reqwest::Error>,
+    StandardErrorResponse<CoreErrorResponseType>,
+>;
+
+/// The provider's signing keys, and how many times they have been fetched.
+struct Keys {
+    set: CoreJsonWebKeySet,
+    generation: u64,
+}
+
 /// A discovered provider.
-pub struct Provider {
+pub(crate) struct Provider {
     pub client: OidcClient,
     pub end_session: Option<EndSessionUrl>,
-    pub revocation: Option<RevocationUrl>,
+    revocation: Option<RevocationUrl>,
     settings: AuthSettings,
     jwks_uri: JsonWebKeySetUrl,
-    /// The provider's signing keys, refetched when it signs with a new one.
-    jwks: RwLock<CoreJsonWebKeySet>,
-    last_jwks_refetch: Mutex<Option<Instant>>,
+    keys: RwLock<Keys>,
+    /// Held while the keys are refetched, so that every login that meets a
+    /// new key waits for the one download; holds when the last one started.
+    refetch: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl Provider {
-    pub async fn discover(settings: &AuthSettings, http: &reqwest::Client) -> Result<Self, String> {
+    async fn discover(settings: &AuthSettings, http: &reqwest::Client) -> Result<Self, String> {
+        // The discovery document is public: its errors may be logged as they are.
         let metadata = Metadata::discover_async(settings.issuer.clone(), http)
             .await
             .map_err(|error| error_chain(&error))?;
@@ -107,63 +128,188 @@ impl Provider {
             revocation: extra.additional_metadata.revocation_endpoint,
             settings: settings.clone(),
             jwks_uri,
-            jwks: RwLock::new(jwks),
-            last_jwks_refetch: Mutex::new(None),
+            keys: RwLock::new(Keys {
+                set: jwks,
+                generation: 0,
+            }),
+            refetch: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// Exchanges an authorization code (with its PKCE verifier) for tokens.
+    pub async fn exchange_code(
+        &self,
+        http: &reqwest::Client,
+        code: AuthorizationCode,
+        pkce_verifier: PkceCodeVerifier,
+    ) -> Result<CoreTokenResponse, Upstream> {
+        self.client
+            .exchange_code(code)
+            .map_err(|_| Upstream::Malformed)?
+            .set_pkce_verifier(pkce_verifier)
+            .request_async(http)
+            .await
+            .map_err(|error| token_failure(&error))
+    }
+
+    /// Spends a refresh token for new tokens.
+    pub async fn refresh(
+        &self,
+        http: &reqwest::Client,
+        refresh_token: &RefreshToken,
+    ) -> Result<CoreTokenResponse, Upstream> {
+        self.client
+            .exchange_refresh_token(refresh_token)
+            .map_err(|_| Upstream::Malformed)?
+            .request_async(http)
+            .await
+            .map_err(|error| token_failure(&error))
+    }
+
+    /// The user's claims from the userinfo endpoint. An answer about anyone
+    /// but `subject` is refused.
+    pub async fn userinfo(
+        &self,
+        http: &reqwest::Client,
+        access_token: &AccessToken,
+        subject: Option<&str>,
+    ) -> Result<CoreUserInfoClaims, Upstream> {
+        let subject = subject.map(|sub| SubjectIdentifier::new(sub.to_owned()));
+        self.client
+            .user_info(access_token.clone(), subject)
+            .map_err(|_| Upstream::Malformed)?
+            .request_async(http)
+            .await
+            .map_err(|error| match error {
+                UserInfoError::ClaimsVerification(_) => Upstream::WrongSubject,
+                UserInfoError::Request(error) => http_failure(&error),
+                UserInfoError::Response(status, ..) => Upstream::Status(status.as_u16()),
+                UserInfoError::Parse(_) | UserInfoError::Other(_) => Upstream::Malformed,
+                _ => Upstream::Malformed,
+            })
+    }
+
+    /// Revokes a refresh token (RFC 7009) with the client's credentials.
+    /// `Ok(false)` when the provider has no revocation endpoint.
+    ///
+    /// Sent by hand rather than with `openidconnect`'s `revoke_token`, which
+    /// refuses any `http` endpoint, the local development provider's included.
+    pub async fn revoke(
+        &self,
+        http: &reqwest::Client,
+        refresh_token: &RefreshToken,
+    ) -> Result<bool, Upstream> {
+        let Some(url) = &self.revocation else {
+            return Ok(false);
+        };
+        let encode = |value: &str| {
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+        };
+        let response = http
+            .post(url.url().clone())
+            // RFC 6749 §2.3.1: credentials are form-encoded before Basic encoding.
+            .basic_auth(
+                encode(self.settings.client_id.as_str()),
+                Some(encode(self.settings.client_secret.secret())),
+            )
+            .form(&[
+                ("token", refresh_token.secret().as_str()),
+                ("token_type_hint", "refresh_token"),
+            ])
+            .send()
+            .await
+            .map_err(|error| reqwest_failure(&error))?;
+        if response.status().is_success() {
+            Ok(true)
+        } else {
+            Err(Upstream::Status(response.status().as_u16()))
+        }
     }
 
     /// Runs `check` on an ID token with a verifier of signature, issuer,
     /// audience and expiry. If the token is signed with a key we do not know,
-    /// the provider may have rotated its keys: fetch them again (rate-limited)
-    /// and check once more.
+    /// the provider may have rotated its keys: fetch them again (once for all
+    /// the logins that meet the new key, and rate-limited) and check once more.
     pub async fn verify<T>(
         &self,
         http: &reqwest::Client,
         check: impl Fn(&CoreIdTokenVerifier<'static>) -> Result<T, ClaimsVerificationError>,
-    ) -> Result<T, ClaimsVerificationError> {
-        match check(&self.id_token_verifier()) {
+    ) -> Result<T, IdTokenProblem> {
+        let (verifier, generation) = self.id_token_verifier();
+        match check(&verifier) {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
-            )) if self.refetch_jwks(http).await => check(&self.id_token_verifier()),
-            result => result,
+            )) if self.refetch_jwks(http, generation).await => {
+                check(&self.id_token_verifier().0).map_err(|error| id_token_problem(&error))
+            }
+            result => result.map_err(|error| id_token_problem(&error)),
         }
     }
 
-    fn id_token_verifier(&self) -> CoreIdTokenVerifier<'static> {
-        let jwks = self
-            .jwks
+    /// Checks an ID token that came with refreshed tokens: as valid as the
+    /// first one (no nonce this time) and about the same subject.
+    pub async fn verify_refreshed(
+        &self,
+        http: &reqwest::Client,
+        id_token: &CoreIdToken,
+        subject: Option<&str>,
+    ) -> Result<(), IdTokenProblem> {
+        let no_nonce = |_: Option<&openidconnect::Nonce>| Ok(());
+        let refreshed = self
+            .verify(http, |verifier| {
+                Ok(id_token.claims(verifier, no_nonce)?.subject().to_string())
+            })
+            .await?;
+        if Some(refreshed.as_str()) == subject {
+            Ok(())
+        } else {
+            Err(IdTokenProblem::Subject)
+        }
+    }
+
+    fn id_token_verifier(&self) -> (CoreIdTokenVerifier<'static>, u64) {
+        let keys = self
+            .keys
             .read()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .clone();
-        CoreIdTokenVerifier::new_confidential_client(
+            .unwrap_or_else(|poison| poison.into_inner());
+        let verifier = CoreIdTokenVerifier::new_confidential_client(
             self.settings.client_id.clone(),
             self.settings.client_secret.clone(),
             self.settings.issuer.clone(),
-            jwks,
+            keys.set.clone(),
         )
-        .set_allowed_algs(ALLOWED_ID_TOKEN_ALGS)
+        .set_allowed_algs(ALLOWED_ID_TOKEN_ALGS);
+        (verifier, keys.generation)
     }
 
-    /// True if new keys were fetched.
-    async fn refetch_jwks(&self, http: &reqwest::Client) -> bool {
-        {
-            let mut last = self
-                .last_jwks_refetch
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-            if last.is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL) {
-                tracing::info!("ID token signed with an unknown key; JWKS refetch is rate-limited");
-                return false;
-            }
-            *last = Some(Instant::now());
+    fn generation(&self) -> u64 {
+        self.keys
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .generation
+    }
+
+    /// True if the keys changed since `seen`: fetched now, or by another
+    /// login while this one waited.
+    async fn refetch_jwks(&self, http: &reqwest::Client, seen: u64) -> bool {
+        let mut last = self.refetch.lock().await;
+        if self.generation() != seen {
+            return true;
         }
+        if last.is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL) {
+            tracing::info!("ID token signed with an unknown key; JWKS refetch is rate-limited");
+            return false;
+        }
+        *last = Some(Instant::now());
         match CoreJsonWebKeySet::fetch_async(&self.jwks_uri, http).await {
-            Ok(jwks) => {
-                tracing::info!(keys = jwks.keys().len(), "provider signing keys refetched");
-                *self
-                    .jwks
+            Ok(set) => {
+                tracing::info!(keys = set.keys().len(), "provider signing keys refetched");
+                let mut keys = self
+                    .keys
                     .write()
-                    .unwrap_or_else(|poison| poison.into_inner()) = jwks;
+                    .unwrap_or_else(|poison| poison.into_inner());
+                keys.set = set;
+                keys.generation += 1;
                 true
             }
             Err(error) => {
@@ -174,8 +320,59 @@ impl Provider {
     }
 }
 
+fn id_token_problem(error: &ClaimsVerificationError) -> IdTokenProblem {
+    use ClaimsVerificationError as Claims;
+    use SignatureVerificationError as Signature;
+    match error {
+        Claims::Expired(_) => IdTokenProblem::Expired,
+        Claims::InvalidAudience(_) => IdTokenProblem::Audience,
+        Claims::InvalidIssuer(_) => IdTokenProblem::Issuer,
+        Claims::InvalidNonce(_) => IdTokenProblem::Nonce,
+        Claims::InvalidSubject(_) => IdTokenProblem::Subject,
+        Claims::SignatureVerification(signature) => match signature {
+            Signature::NoSignature => IdTokenProblem::Unsigned,
+            Signature::DisallowedAlg(_) | Signature::UnsupportedAlg(_) => IdTokenProblem::Algorithm,
+            Signature::NoMatchingKey => IdTokenProblem::UnknownKey,
+            Signature::AmbiguousKeyId(_) => IdTokenProblem::AmbiguousKey,
+            _ => IdTokenProblem::Signature,
+        },
+        _ => IdTokenProblem::Malformed,
+    }
+}
+
+/// What a failed token-endpoint call amounts to.
+fn token_failure(error: &TokenError) -> Upstream {
+    match error {
+        RequestTokenError::ServerResponse(response) => {
+            Upstream::Refused(OAuthCode::new(response.error().as_ref()))
+        }
+        RequestTokenError::Request(error) => http_failure(error),
+        RequestTokenError::Parse(..) | RequestTokenError::Other(_) => Upstream::Malformed,
+    }
+}
+
+fn http_failure(error: &HttpClientError<reqwest::Error>) -> Upstream {
+    match error {
+        HttpClientError::Reqwest(error) => reqwest_failure(error),
+        HttpClientError::Io(_) => Upstream::Broken,
+        _ => Upstream::Malformed,
+    }
+}
+
+fn reqwest_failure(error: &reqwest::Error) -> Upstream {
+    if error.is_timeout() {
+        Upstream::Timeout
+    } else if error.is_connect() {
+        Upstream::Unreachable
+    } else if let Some(status) = error.status() {
+        Upstream::Status(status.as_u16())
+    } else {
+        Upstream::Broken
+    }
+}
+
 /// The provider once discovery has succeeded, `None` until then.
-pub struct ProviderHandle(watch::Receiver<Option<Arc<Provider>>>);
+pub(crate) struct ProviderHandle(watch::Receiver<Option<Arc<Provider>>>);
 
 impl ProviderHandle {
     /// Starts discovery in a task that retries with a growing delay, so the
@@ -196,7 +393,7 @@ impl ProviderHandle {
                             issuer = %settings.issuer.as_str(),
                             %reason,
                             retry_in_seconds = delay.as_secs(),
-                            "identity provider unreachable; sign-in is unavailable until it answers"
+                            "identity provider unreachable or invalid; sign-in is unavailable until it answers"
                         );
                     }
                 }
@@ -218,9 +415,10 @@ impl ProviderHandle {
     }
 }
 
-/// An error and its causes on one line: `openidconnect` puts the useful part
-/// (connection refused, bad JSON) in the source chain.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error and its causes on one line, for errors about public material
+/// (the discovery document, the key set): `openidconnect` puts the useful
+/// part (connection refused, bad JSON) in the source chain.
+fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

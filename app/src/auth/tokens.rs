@@ -1,162 +1,314 @@
-//! Keeping the access token fresh.
+//! The token lifecycle: what the server holds ([`TokenSet`]), when the access
+//! token is due, and renewing it ([`current`]).
 //!
 //! Authgear may rotate refresh tokens with no grace period: a refresh token
-//! works once. When several requests of one session find the access token
-//! expiring at the same moment, exactly one refresh reaches the provider and
-//! every request shares its answer.
+//! works once. So refreshes are single-flight: however many requests of one
+//! session find the access token due at the same moment, one refresh reaches
+//! the provider and every request shares its outcome, which is one of:
+//!
+//! - **New tokens.** The refresh's own task stores them at once (a browser
+//!   that goes away mid-refresh cannot lose a rotated token), but only if the
+//!   session still exists: a session that logout ended while the refresh was
+//!   in flight stays ended, and the new refresh token is revoked.
+//! - **Refused** (`invalid_grant`), or a refreshed ID token that is invalid or
+//!   names another subject: the session ends and the page says so.
+//! - **No answer** (provider down, hung, connection reset): the outcome is
+//!   unknown, since the provider may have rotated the token before the answer
+//!   was lost. The session keeps its tokens and the user stays signed in; the
+//!   next attempt waits `refresh_retry_after`, so a hung provider costs one
+//!   timeout per session per period, not one per request. If the token had
+//!   been rotated, that attempt is refused and the user is told "Your session
+//!   ended", never signed out silently.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
-use openidconnect::core::{CoreErrorResponseType, CoreIdToken};
-use openidconnect::{RefreshToken, RequestTokenError, TokenResponse};
-use time::OffsetDateTime;
+use openidconnect::core::{CoreIdToken, CoreTokenResponse};
+use openidconnect::{AccessToken, OAuth2TokenResponse, RefreshToken, Scope, TokenResponse};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use tower_sessions::session::Id;
 use tower_sessions::Session;
 
-use super::provider::error_chain;
-use super::session::{self, AuthSession, TokenSet};
-use super::{Auth, AuthError};
+use super::error::Upstream;
+use super::session::{self, UserSession};
+use super::{logout, Auth, AuthError};
+use crate::model::TokenMeta;
 
-/// How long a finished refresh is remembered, so that a request which read the
-/// old refresh token just before the refresh was saved gets the new tokens
-/// instead of spending the old one again.
-const REMEMBER_RESULT: Duration = Duration::from_secs(60);
+/// Renew when this much of the lifetime is left, or a quarter of it for
+/// short-lived tokens, so a token is never sent just as it expires.
+const REFRESH_MARGIN: Duration = Duration::seconds(30);
+
+/// How long a refresh's outcome is remembered, so that a request which read
+/// the old refresh token just before the refresh was stored gets the new
+/// tokens instead of spending the old one again.
+const REMEMBER_OUTCOME: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The OAuth tokens and what is known about them. Times are kept to the
+/// millisecond: with whole seconds, a short-lived token could look due again
+/// the moment it was renewed, depending on where a second boundary fell.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct TokenSet {
+    pub access_token: AccessToken,
+    pub refresh_token: Option<RefreshToken>,
+    #[serde(with = "time::serde::timestamp::milliseconds_i64::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// After this the access token is renewed before use.
+    #[serde(with = "time::serde::timestamp::milliseconds_i64::option")]
+    pub refresh_after: Option<OffsetDateTime>,
+    pub scopes: Vec<String>,
+}
+
+impl TokenSet {
+    pub fn new(
+        access_token: AccessToken,
+        refresh_token: Option<RefreshToken>,
+        lifetime: Option<Duration>,
+        scopes: Vec<String>,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            access_token,
+            refresh_token,
+            expires_at: lifetime.map(|lifetime| now + lifetime),
+            refresh_after: lifetime
+                .map(|lifetime: Duration| now + lifetime - (lifetime / 4_i32).min(REFRESH_MARGIN)),
+            scopes,
+        }
+    }
+
+    /// Reads a token response. A response without `scope` grants what was
+    /// asked (RFC 6749 §5.1); one without a refresh token keeps the old one.
+    pub fn from_response(
+        response: &CoreTokenResponse,
+        requested: &[Scope],
+        previous_refresh_token: Option<RefreshToken>,
+        now: OffsetDateTime,
+    ) -> Self {
+        let lifetime = response
+            .expires_in()
+            .and_then(|lifetime| Duration::try_from(lifetime).ok());
+        let scopes = response
+            .scopes()
+            .map(|granted| granted.as_slice())
+            .unwrap_or(requested)
+            .iter()
+            .map(|scope| scope.to_string())
+            .collect();
+        Self::new(
+            response.access_token().clone(),
+            response.refresh_token().cloned().or(previous_refresh_token),
+            lifetime,
+            scopes,
+            now,
+        )
+    }
+
+    pub fn needs_refresh(&self, now: OffsetDateTime) -> bool {
+        self.refresh_after.is_some_and(|at| now >= at)
+    }
+
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|at| now >= at)
+    }
+
+    pub fn meta(&self) -> TokenMeta {
+        TokenMeta {
+            access_token_expires_at: self.expires_at.and_then(|at| {
+                at.replace_millisecond(0)
+                    .ok()?
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            }),
+            scopes: self.scopes.clone(),
+            has_refresh_token: self.refresh_token.is_some(),
+        }
+    }
+}
+
+/// What a request finds in its session.
+pub(crate) enum Current {
+    SignedIn(Box<UserSession>),
+    Guest,
+    /// The session existed but the provider ended it; it has been removed.
+    Ended,
+}
+
+/// The session's user with an access token that is good to use, refreshing
+/// it first if it is due. Makes no provider call otherwise.
+pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, AuthError> {
+    let Some(user) = session::load(session).await? else {
+        return Ok(Current::Guest);
+    };
+    let now = OffsetDateTime::now_utc();
+    if !user.tokens.needs_refresh(now) {
+        return Ok(Current::SignedIn(Box::new(user)));
+    }
+    let (Some(refresh_token), Some(id)) = (user.tokens.refresh_token.clone(), session.id()) else {
+        if user.tokens.is_expired(now) {
+            // Nothing can renew it: the sign-in is over.
+            session::end(session).await?;
+            return Ok(Current::Ended);
+        }
+        return Ok(Current::SignedIn(Box::new(user)));
+    };
+    match auth
+        .refresher()
+        .refresh(auth, id, &refresh_token, &user)
+        .await
+    {
+        Ok(renewed) => Ok(Current::SignedIn(renewed)),
+        Err(RefreshFailure::Rejected) => {
+            session::end(session).await?;
+            Ok(Current::Ended)
+        }
+        Err(RefreshFailure::SessionGone) => {
+            session::end(session).await?;
+            Ok(Current::Guest)
+        }
+        Err(RefreshFailure::NoAnswer) => Ok(Current::SignedIn(Box::new(user))),
+    }
+}
 
 /// Why a refresh gave no new tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefreshFailure {
-    /// The provider refused the refresh token: the session is over.
+enum RefreshFailure {
+    /// The provider refused the refresh, or answered for someone else: the
+    /// session is over.
     Rejected,
-    /// The provider could not be reached or answered nonsense: try later.
-    Unavailable,
+    /// The session ended (logout) while the refresh was in flight.
+    SessionGone,
+    /// No usable answer: keep the tokens, try again later.
+    NoAnswer,
 }
 
-/// The session's record with the new tokens in it.
-type Outcome = Result<Box<AuthSession>, RefreshFailure>;
+type Outcome = Result<Box<UserSession>, RefreshFailure>;
 
 /// One refresh: when it started, and its outcome, shared by every request
 /// that waits for it.
-type Flight = (Instant, Shared<BoxFuture<'static, Outcome>>);
+struct Flight {
+    started: Instant,
+    outcome: Shared<BoxFuture<'static, Outcome>>,
+}
 
 /// Single-flight refreshes, keyed by the refresh token being spent.
 #[derive(Default)]
-pub struct Refresher {
+pub(crate) struct Refresher {
     flights: Mutex<HashMap<String, Flight>>,
 }
 
 impl Refresher {
-    /// Spends the record's refresh token once, however many requests ask at
-    /// the same time.
+    /// Spends `refresh_token` once, however many requests ask at the same
+    /// time, and not again for a while after it failed.
     async fn refresh(
         &self,
         auth: &Auth,
-        session: &Session,
-        record: &AuthSession,
+        id: Id,
         refresh_token: &RefreshToken,
+        user: &UserSession,
     ) -> Outcome {
-        let flight = {
+        let retry_after = auth.settings().refresh_retry_after;
+        let outcome = {
             let mut flights = self
                 .flights
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner());
-            flights.retain(|_, (started, _)| started.elapsed() < REMEMBER_RESULT);
+            flights.retain(|_, flight| {
+                let keep = match flight.outcome.peek() {
+                    Some(Err(RefreshFailure::NoAnswer)) => retry_after,
+                    _ => REMEMBER_OUTCOME,
+                };
+                flight.started.elapsed() < keep
+            });
             flights
                 .entry(refresh_token.secret().clone())
-                .or_insert_with(|| {
-                    let refresh = spawn_refresh(
-                        auth.clone(),
-                        session.clone(),
-                        record.clone(),
-                        refresh_token.clone(),
-                    );
-                    (Instant::now(), refresh)
+                .or_insert_with(|| Flight {
+                    started: Instant::now(),
+                    outcome: spawn_refresh(auth.clone(), id, refresh_token.clone(), user.clone()),
                 })
-                .1
+                .outcome
                 .clone()
         };
-        let outcome = flight.clone().await;
-        // An answer is remembered; a failure to get one is not, so the next
-        // request tries again.
-        if matches!(outcome, Err(RefreshFailure::Unavailable)) {
-            let mut flights = self
-                .flights
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-            if flights
-                .get(refresh_token.secret())
-                .is_some_and(|(_, remembered)| remembered.ptr_eq(&flight))
-            {
-                flights.remove(refresh_token.secret());
-            }
-        }
-        outcome
+        outcome.await
     }
 }
 
-/// Refreshes in a task of its own, which also writes the new tokens to the
-/// session store at once: a request dropped half-way (the browser went away)
-/// must not lose a refresh token the provider has already rotated.
+/// Refreshes in a task of its own, so that the outcome is stored even if
+/// every request waiting for it is dropped.
 fn spawn_refresh(
     auth: Auth,
-    session: Session,
-    mut record: AuthSession,
+    id: Id,
     refresh_token: RefreshToken,
+    user: UserSession,
 ) -> Shared<BoxFuture<'static, Outcome>> {
     let task = tokio::spawn(async move {
-        let (tokens, id_token) = call_provider(&auth, refresh_token).await?;
-        record.tokens = tokens;
-        if let Some((id_token, subject)) = id_token {
-            // Another user's ID token would make logout hint at the wrong person.
-            if record
-                .id_token_claims
-                .get("sub")
-                .and_then(|sub| sub.as_str())
-                == Some(&subject)
-            {
-                record.id_token = id_token;
+        let renewed = match ask_provider(&auth, refresh_token, user.subject()).await {
+            Ok(renewed) => renewed,
+            Err(RefreshFailure::Rejected) => {
+                // Ended here, not only in the requests waiting, so that every
+                // other holder of this session sees it ended too.
+                if let Err(error) = auth.store().end(&id).await {
+                    tracing::warn!(%error, "a refused session could not be removed");
+                }
+                return Err(RefreshFailure::Rejected);
+            }
+            Err(failure) => return Err(failure),
+        };
+        let stored = session::update(auth.store(), &id, |stored| {
+            stored.tokens = renewed.tokens.clone();
+            if let Some(id_token) = &renewed.id_token {
+                stored.id_token = id_token.clone();
+            }
+        })
+        .await;
+        match stored {
+            Ok(Some(stored)) => Ok(Box::new(stored)),
+            Ok(None) => {
+                // Logged out meanwhile: the new tokens must not outlive the session.
+                tracing::info!("session ended during a token refresh; revoking the new token");
+                logout::revoke_quietly(&auth, renewed.tokens.refresh_token.as_ref()).await;
+                Err(RefreshFailure::SessionGone)
+            }
+            Err(_) => {
+                // The provider has rotated the token: keep the new ones in
+                // memory (see REMEMBER_OUTCOME) rather than lose them.
+                let mut user = user;
+                user.tokens = renewed.tokens;
+                Ok(Box::new(user))
             }
         }
-        let saved = match session::save(&session, &record).await {
-            Ok(()) => session.save().await.map_err(AuthError::from),
-            Err(error) => Err(error),
-        };
-        if let Err(error) = saved {
-            // The tokens are still remembered for REMEMBER_RESULT and saved by
-            // the requests that use them.
-            tracing::warn!(%error, "refreshed tokens could not be saved at once");
-        }
-        Ok(Box::new(record))
     });
-    async move { task.await.unwrap_or(Err(RefreshFailure::Unavailable)) }
+    async move { task.await.unwrap_or(Err(RefreshFailure::NoAnswer)) }
         .boxed()
         .shared()
 }
 
-async fn call_provider(
+struct Renewed {
+    tokens: TokenSet,
+    id_token: Option<CoreIdToken>,
+}
+
+async fn ask_provider(
     auth: &Auth,
     refresh_token: RefreshToken,
-) -> Result<(TokenSet, Option<(CoreIdToken, String)>), RefreshFailure> {
-    let provider = auth.provider().map_err(|_| RefreshFailure::Unavailable)?;
-    let request = provider
-        .client
-        .exchange_refresh_token(&refresh_token)
-        .map_err(|_| RefreshFailure::Unavailable)?;
-    let response = match request.request_async(auth.http()).await {
+    subject: Option<&str>,
+) -> Result<Renewed, RefreshFailure> {
+    let provider = auth.provider().map_err(|_| RefreshFailure::NoAnswer)?;
+    let response = match provider.refresh(auth.http(), &refresh_token).await {
         Ok(response) => response,
-        Err(RequestTokenError::ServerResponse(response))
-            if matches!(
-                response.error(),
-                CoreErrorResponseType::InvalidGrant | CoreErrorResponseType::InvalidClient
-            ) =>
-        {
-            tracing::info!(error = %response.error(), "provider refused the refresh token");
+        Err(Upstream::Refused(code)) if code.as_str() == "invalid_grant" => {
+            tracing::info!("provider refused the refresh token; the session has ended");
             return Err(RefreshFailure::Rejected);
         }
-        Err(error) => {
-            tracing::warn!(reason = %error_chain(&error), "token refresh failed");
-            return Err(RefreshFailure::Unavailable);
+        Err(failure) => {
+            tracing::warn!(
+                %failure,
+                outcome_unknown = failure.outcome_unknown(),
+                "token refresh failed; the session keeps its tokens and tries again later"
+            );
+            return Err(RefreshFailure::NoAnswer);
         }
     };
     let tokens = TokenSet::from_response(
@@ -165,100 +317,85 @@ async fn call_provider(
         Some(refresh_token),
         OffsetDateTime::now_utc(),
     );
-    // A refreshed ID token serves only as the next logout hint. It replaces
-    // the old one if it is as valid (no nonce this time); if not, the old one
-    // stays, and the new tokens are kept all the same: the provider has
-    // already rotated the refresh token.
+    // OpenID Connect Core 12.2: a refreshed ID token is for the same subject
+    // and as valid as the first. If not, nothing the provider said can be trusted.
     let id_token = match response.id_token() {
         None => None,
-        Some(id_token) => {
-            let no_nonce = |_: Option<&openidconnect::Nonce>| Ok(());
-            let subject = provider
-                .verify(auth.http(), |verifier| {
-                    Ok(id_token.claims(verifier, no_nonce)?.subject().to_string())
-                })
-                .await;
-            match subject {
-                Ok(subject) => Some((id_token.clone(), subject)),
-                Err(error) => {
-                    tracing::warn!(reason = %error_chain(&error), "refreshed ID token rejected");
-                    None
-                }
+        Some(id_token) => match provider
+            .verify_refreshed(auth.http(), id_token, subject)
+            .await
+        {
+            Ok(()) => Some(id_token.clone()),
+            Err(problem) => {
+                tracing::warn!(%problem, "refreshed ID token rejected; ending the session");
+                logout::revoke_quietly(auth, tokens.refresh_token.as_ref()).await;
+                return Err(RefreshFailure::Rejected);
             }
-        }
+        },
     };
     tracing::debug!("access token refreshed");
-    Ok((tokens, id_token))
+    Ok(Renewed { tokens, id_token })
 }
 
-/// What a request finds in its session.
-pub enum Current {
-    SignedIn(Box<AuthSession>),
-    Guest,
-    /// The session existed but the provider ended it; it has been removed.
-    Ended,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The session's record with an access token that is good to use, refreshing
-/// it first if it is about to expire. Makes no provider call otherwise.
-pub async fn current(auth: &Auth, session: &Session) -> Result<Current, AuthError> {
-    let Some(record) = session::load(session).await? else {
-        return Ok(Current::Guest);
-    };
-    let now = OffsetDateTime::now_utc();
-    if !record.tokens.needs_refresh(now) {
-        return Ok(Current::SignedIn(Box::new(record)));
+    fn at(millis: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).expect("time")
     }
-    let outcome = match record.tokens.refresh_token.clone() {
-        Some(refresh_token) => {
-            auth.refresher()
-                .refresh(auth, session, &record, &refresh_token)
-                .await
-        }
-        None if record.tokens.is_expired(now) => Err(RefreshFailure::Rejected),
-        None => return Ok(Current::SignedIn(Box::new(record))),
-    };
-    match outcome {
-        Ok(refreshed) => {
-            // Also this request's copy, which its end-of-request save writes.
-            session::save(session, &refreshed).await?;
-            Ok(Current::SignedIn(refreshed))
-        }
-        Err(RefreshFailure::Rejected) => {
-            session::end(session).await?;
-            Ok(Current::Ended)
-        }
-        // Keep the user signed in with what we have; the next request retries.
-        Err(RefreshFailure::Unavailable) => Ok(Current::SignedIn(Box::new(record))),
-    }
-}
 
-/// Asks the provider's userinfo endpoint for the user's profile again and
-/// stores it. `None` when nobody is signed in.
-pub async fn reload_profile(auth: &Auth, session: &Session) -> Result<Option<()>, AuthError> {
-    let Current::SignedIn(record) = current(auth, session).await? else {
-        return Ok(None);
-    };
-    let provider = auth.provider()?;
-    let subject = record
-        .id_token_claims
-        .get("sub")
-        .and_then(|sub| sub.as_str())
-        .map(|sub| openidconnect::SubjectIdentifier::new(sub.to_owned()));
-    let userinfo: openidconnect::core::CoreUserInfoClaims = provider
-        .client
-        .user_info(record.tokens.access_token.clone(), subject)
-        .map_err(|error| AuthError::UserInfo(error.to_string()))?
-        .request_async(auth.http())
-        .await
-        .map_err(|error| AuthError::UserInfo(error_chain(&error)))?;
-    // Read the record again: while we waited, another request may have
-    // refreshed (and so rotated) the tokens, or the user may have signed out.
-    session.load().await?;
-    let Some(mut latest) = session::load(session).await? else {
-        return Ok(None);
-    };
-    latest.userinfo = serde_json::to_value(&userinfo).unwrap_or_default();
-    session::save(session, &latest).await?;
-    Ok(Some(()))
+    fn tokens(lifetime: Duration, now: OffsetDateTime) -> TokenSet {
+        TokenSet::new(
+            AccessToken::new("a".into()),
+            None,
+            Some(lifetime),
+            vec![],
+            now,
+        )
+    }
+
+    #[test]
+    fn refresh_is_due_a_margin_before_expiry() {
+        let issued = at(1_800_000_000_000);
+        let hour = tokens(Duration::hours(1), issued);
+        let due = 1_800_000_000_000 + 3_600_000 - 30_000;
+        assert!(!hour.needs_refresh(at(due - 1)));
+        assert!(hour.needs_refresh(at(due)));
+        assert!(!hour.is_expired(at(1_800_003_599_999)));
+        assert!(hour.is_expired(at(1_800_003_600_000)));
+    }
+
+    #[test]
+    fn short_lifetimes_are_precise_to_the_millisecond() {
+        // Issued just before a second boundary: with whole seconds this
+        // token would be due at once, or a whole second late.
+        let issued = at(1_800_000_000_999);
+        let second = tokens(Duration::seconds(1), issued);
+        assert!(!second.needs_refresh(issued));
+        assert!(!second.needs_refresh(at(1_800_000_001_748)));
+        assert!(
+            second.needs_refresh(at(1_800_000_001_749)),
+            "a quarter before expiry"
+        );
+        assert!(!second.is_expired(at(1_800_000_001_998)));
+        assert!(second.is_expired(at(1_800_000_001_999)));
+    }
+
+    #[test]
+    fn a_token_without_lifetime_is_never_due() {
+        let now = at(0);
+        let forever = TokenSet::new(AccessToken::new("a".into()), None, None, vec![], now);
+        assert!(!forever.needs_refresh(at(i64::MAX / 2_000_000)));
+        assert!(!forever.is_expired(at(i64::MAX / 2_000_000)));
+    }
+
+    #[test]
+    fn times_survive_the_store_to_the_millisecond() {
+        let set = tokens(Duration::milliseconds(1500), at(1_800_000_000_123));
+        let stored = serde_json::to_string(&set).expect("json");
+        let back: TokenSet = serde_json::from_str(&stored).expect("json");
+        assert_eq!(back.expires_at, Some(at(1_800_000_001_623)));
+        assert_eq!(back.refresh_after, set.refresh_after);
+    }
 }

@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 
+use crate::paths;
+
 use crate::api::{current_viewer, Logout, ReloadProfile};
 use crate::components::{LocalProviderBanner, LogoutForm, SessionView};
 use crate::model::{UserView, Viewer};
@@ -59,7 +61,7 @@ fn Guest() -> impl IntoView {
         <h1>"Welcome Guest"</h1>
         <p>"Sign in with Authgear to see your session."</p>
         // A plain link: `/login` is a server route, so the client router must not take it.
-        <a class="button" href="/login" rel="external">"Login"</a>
+        <a class="button" href=paths::LOGIN rel="external">"Login"</a>
     }
 }
 

@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 
+use crate::paths;
+
 use crate::api::{current_viewer, Logout};
 use crate::components::LogoutForm;
 use crate::model::Viewer;
@@ -19,12 +21,12 @@ pub fn LogoutPage() -> impl IntoView {
                         <p>"You are signed in as " <strong>{user.display_name}</strong> "."</p>
                         <div class="actions">
                             <LogoutForm action=logout/>
-                            <a class="button secondary" href="/">"Stay signed in"</a>
+                            <a class="button secondary" href=paths::HOME>"Stay signed in"</a>
                         </div>
                     }.into_any(),
                     _ => view! {
                         <h1>"You are signed out"</h1>
-                        <a class="button" href="/">"Home"</a>
+                        <a class="button" href=paths::HOME>"Home"</a>
                     }.into_any(),
                 }
             })}

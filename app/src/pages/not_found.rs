@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 
+use crate::paths;
+
 #[component]
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -8,6 +10,6 @@ pub fn NotFound() -> impl IntoView {
     }
     view! {
         <h1>"Page not found"</h1>
-        <a class="button" href="/">"Home"</a>
+        <a class="button" href=paths::HOME>"Home"</a>
     }
 }

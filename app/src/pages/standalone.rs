@@ -1,22 +1,40 @@
 //! Whole HTML documents the server sends without the app around them: the
-//! sign-in error page and the hop that finishes a sign-in. Built with `view!`
-//! so every piece of text is escaped.
+//! sign-in problem page, the refused-request page and the hop that finishes a
+//! sign-in. Built with `view!` so every piece of text is escaped.
 
 use leptos::prelude::*;
 use leptos::tachys::view::RenderHtml;
 
+use crate::paths;
+
 /// A short page explaining why sign-in did not work, with a way out.
-pub fn problem(stylesheet: &str, message: String) -> String {
+pub fn problem(message: String) -> String {
     document(
-        stylesheet,
         "Sign-in problem",
         None,
         view! {
             <h1>"We could not sign you in"</h1>
             <p class="notice error" role="alert">{message}</p>
             <div class="actions">
-                <a class="button" href="/login">"Try again"</a>
-                <a class="button secondary" href="/">"Home"</a>
+                <a class="button" href=paths::LOGIN>"Try again"</a>
+                <a class="button secondary" href=paths::HOME>"Home"</a>
+            </div>
+        },
+    )
+}
+
+/// The answer to a request that changes something but came from another site.
+pub fn forbidden() -> String {
+    document(
+        "Request refused",
+        None,
+        view! {
+            <h1>"Request refused"</h1>
+            <p class="notice error" role="alert">
+                "This request did not come from this site, so nothing was changed."
+            </p>
+            <div class="actions">
+                <a class="button" href=paths::HOME>"Home"</a>
             </div>
         },
     )
@@ -28,10 +46,9 @@ pub fn problem(stylesheet: &str, message: String) -> String {
 /// follows it: the browser would not send the new `SameSite=Strict` session
 /// cookie and the user would look signed out. Navigating from this page is
 /// same-site, so the cookie goes along.
-pub fn signed_in_hop(stylesheet: &str, target: &str) -> String {
+pub fn signed_in_hop(target: &str) -> String {
     let target = target.to_owned();
     document(
-        stylesheet,
         "Signing you in…",
         Some(format!("0;url={target}")),
         view! {
@@ -41,13 +58,7 @@ pub fn signed_in_hop(stylesheet: &str, target: &str) -> String {
     )
 }
 
-fn document(
-    stylesheet: &str,
-    title: &'static str,
-    refresh: Option<String>,
-    body: impl IntoView + 'static,
-) -> String {
-    let stylesheet = stylesheet.to_owned();
+fn document(title: &'static str, refresh: Option<String>, body: impl IntoView + 'static) -> String {
     let page = view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -56,7 +67,7 @@ fn document(
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 {refresh.map(|content| view! { <meta http-equiv="refresh" content=content/> })}
                 <title>{title}</title>
-                <link rel="stylesheet" href=stylesheet/>
+                <link rel="stylesheet" href=paths::STYLESHEET/>
             </head>
             <body>
                 <main>{body}</main>

@@ -8,13 +8,13 @@ pub mod provider;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use app::auth::Auth;
+use app::auth::{Auth, AuthSettings, Store};
 use leptos::config::LeptosOptions;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::{HeaderMap, LOCATION, ORIGIN};
 use reqwest::{redirect, Client, Response, StatusCode};
 use server::config::Config;
-use server::{open_session_store, router, AppState};
+use server::{router, AppState};
 use tempfile::TempDir;
 
 #[allow(unused_imports)] // Not every test file looks for leaked tokens by mark.
@@ -37,6 +37,25 @@ impl TestApp {
     /// Starts the app against `issuer`, with some variables changed, without
     /// waiting for discovery.
     pub async fn start_with(issuer: &str, overrides: &[(&'static str, &str)]) -> Self {
+        Self::start_tuned(issuer, overrides, |_| {}).await
+    }
+
+    /// Starts the app against `provider` with settings changed by `tune`, and
+    /// waits for discovery.
+    pub async fn start_tuned_for(
+        provider: &TestProvider,
+        tune: impl FnOnce(&mut AuthSettings),
+    ) -> Self {
+        let app = Self::start_tuned(provider.issuer(), &[], tune).await;
+        app.auth.provider_ready().await;
+        app
+    }
+
+    async fn start_tuned(
+        issuer: &str,
+        overrides: &[(&'static str, &str)],
+        tune: impl FnOnce(&mut AuthSettings),
+    ) -> Self {
         let (listener, url) = bind_loopback().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let env = HashMap::from([
@@ -62,18 +81,16 @@ impl TestApp {
         let mut config = Config::from_lookup(|name| env.get(name).cloned()).expect("config");
         // Tests of a hung provider should not wait the production timeout.
         config.auth.provider_timeout = std::time::Duration::from_secs(1);
-        let store = open_session_store(&config.session_db).await.expect("store");
-        let auth = Auth::start(config.auth).expect("auth");
+        tune(&mut config.auth);
+        let store = Store::open(&config.session_db).await.expect("store");
+        let auth = Auth::start(config.auth, store).expect("auth");
         let leptos_options = LeptosOptions::builder()
             .output_name("authgear-leptos")
             .build();
-        let app = router(
-            AppState {
-                leptos_options,
-                auth: auth.clone(),
-            },
-            store,
-        );
+        let app = router(AppState {
+            leptos_options,
+            auth: auth.clone(),
+        });
         tokio::spawn(async move { axum::serve(listener, app).await.expect("app serves") });
         Self {
             url,
@@ -106,6 +123,35 @@ pub async fn bind_loopback() -> (tokio::net::TcpListener, String) {
         listener.local_addr().expect("addr").port()
     );
     (listener, url)
+}
+
+/// A provider, an app signed in with it, and a browser.
+pub async fn setup() -> (TestProvider, TestApp, Browser) {
+    let provider = TestProvider::start().await;
+    let app = TestApp::start(&provider).await;
+    let browser = app.browser();
+    (provider, app, browser)
+}
+
+/// Signs in with an access token that is due for renewal at once, so a test
+/// of refreshes needs no clock and no sleep.
+pub async fn login_with_a_due_token(provider: &TestProvider, browser: &Browser) {
+    provider.behave(|b| b.access_token_ttl = 0);
+    browser.login().await;
+    provider.behave(|b| b.access_token_ttl = 3600);
+}
+
+/// Waits until `condition` holds, checking every few milliseconds: for
+/// effects that happen in another task. Panics after ten seconds.
+pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited in vain for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 /// The value of query parameter `name` in `url` (a full URL or a path).
@@ -146,6 +192,20 @@ impl Browser {
             .cookies(&url)
             .and_then(|value| value.to_str().ok().map(str::to_owned))
             .unwrap_or_default()
+    }
+
+    /// A new browser holding the cookies this one holds now, as an old copy
+    /// of the cookie jar would.
+    pub fn copy(&self, app: &TestApp) -> Browser {
+        let copy = app.browser();
+        for cookie in self
+            .cookies()
+            .split("; ")
+            .filter(|cookie| !cookie.is_empty())
+        {
+            copy.set_cookie(&format!("{cookie}; Path=/"));
+        }
+        copy
     }
 
     /// Plants a cookie, as an attacker or an old copy of the jar would.
@@ -203,6 +263,18 @@ impl Browser {
         let response = self.server_fn("viewer").await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.expect("viewer JSON")
+    }
+
+    /// The logout form's POST, as a browser without JavaScript sends it.
+    pub async fn logout(&self) -> Response {
+        self.client
+            .post(format!("{}/api/logout", self.app))
+            .header(ORIGIN, &self.app)
+            .header("sec-fetch-site", "same-origin")
+            .header(reqwest::header::ACCEPT, "text/html")
+            .send()
+            .await
+            .expect("logout")
     }
 
     pub async fn post(&self, path: &str, headers: HeaderMap) -> Response {

@@ -51,6 +51,37 @@ pub enum Failure {
     Broken,
 }
 
+/// A point where the provider stops until the test lets it go on, so a test
+/// can force an interleaving instead of hoping a sleep produces it.
+pub struct Gate {
+    arrived: tokio::sync::Semaphore,
+    open: tokio::sync::Semaphore,
+}
+
+impl Gate {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            arrived: tokio::sync::Semaphore::new(0),
+            open: tokio::sync::Semaphore::new(0),
+        })
+    }
+
+    /// Waits until a request has reached the gate.
+    pub async fn arrival(&self) {
+        self.arrived.acquire().await.expect("gate").forget();
+    }
+
+    /// Lets one request through.
+    pub fn open(&self) {
+        self.open.add_permits(1);
+    }
+
+    async fn pass(&self) {
+        self.arrived.add_permits(1);
+        self.open.acquire().await.expect("gate").forget();
+    }
+}
+
 /// A change to an ID token's claims before it is signed.
 pub type ClaimsEdit = Arc<dyn Fn(&mut Value) + Send + Sync>;
 
@@ -76,6 +107,19 @@ pub struct Behaviour {
     pub token_failure: Option<Failure>,
     /// Every endpoint breaks the connection, as a provider that is down.
     pub down: bool,
+    /// Refresh grants stop here after the old refresh token is spent.
+    pub refresh_gate: Option<Arc<Gate>>,
+    /// The JWKS endpoint stops here before it answers.
+    pub jwks_gate: Option<Arc<Gate>>,
+    /// The refresh grant spends the old token, then breaks the connection:
+    /// the client cannot know the token was rotated.
+    pub break_after_rotation: bool,
+    pub issue_refresh_token: bool,
+    /// Refresh responses carry an ID token (edited by `refresh_id_claims`).
+    pub refresh_id_token: bool,
+    pub refresh_id_claims: Option<ClaimsEdit>,
+    /// The issuer the discovery document claims.
+    pub discovery_issuer: Option<String>,
 }
 
 impl Default for Behaviour {
@@ -93,6 +137,13 @@ impl Default for Behaviour {
             advertised_algs: vec!["RS256"],
             token_failure: None,
             down: false,
+            refresh_gate: None,
+            jwks_gate: None,
+            break_after_rotation: false,
+            issue_refresh_token: true,
+            refresh_id_token: false,
+            refresh_id_claims: None,
+            discovery_issuer: None,
         }
     }
 }
@@ -278,7 +329,12 @@ impl TestProvider {
         format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 
-    fn id_token(&self, nonce: Option<&str>, access_token: &str) -> String {
+    fn id_token(
+        &self,
+        nonce: Option<&str>,
+        access_token: &str,
+        edit: Option<ClaimsEdit>,
+    ) -> String {
         let now = now();
         let digest = Sha256::digest(access_token.as_bytes());
         let mut claims = json!({
@@ -292,32 +348,51 @@ impl TestProvider {
         if let Some(nonce) = nonce {
             claims["nonce"] = json!(nonce);
         }
-        if let Some(edit) = self.behaviour().id_claims {
+        if let Some(edit) = edit {
             edit(&mut claims);
         }
         self.sign(&claims)
     }
 
-    fn token_response(&self, nonce: Option<&str>, with_id_token: bool) -> Value {
+    /// A token response; `id_claims` edits its ID token, if it has one.
+    fn token_response(&self, nonce: Option<&str>, id_token: Option<Option<ClaimsEdit>>) -> Value {
         let behaviour = self.0.behaviour.lock().unwrap().clone();
         let access_token = self.mint("access");
-        let refresh_token = self.mint("refresh");
-        {
-            let mut records = self.0.records.lock().unwrap();
-            records.access_tokens.push(access_token.clone());
-            records.refresh_tokens.insert(refresh_token.clone(), true);
-        }
+        self.0
+            .records
+            .lock()
+            .unwrap()
+            .access_tokens
+            .push(access_token.clone());
         let mut response = json!({
             "access_token": access_token,
             "token_type": "Bearer",
             "expires_in": behaviour.access_token_ttl,
-            "refresh_token": refresh_token,
             "scope": "openid offline_access",
         });
-        if with_id_token {
-            response["id_token"] = json!(self.id_token(nonce, &access_token));
+        if behaviour.issue_refresh_token {
+            let refresh_token = self.mint("refresh");
+            self.0
+                .records
+                .lock()
+                .unwrap()
+                .refresh_tokens
+                .insert(refresh_token.clone(), true);
+            response["refresh_token"] = json!(refresh_token);
+        }
+        if let Some(edit) = id_token {
+            response["id_token"] = json!(self.id_token(nonce, &access_token, edit));
         }
         response
+    }
+
+    /// The refresh token minted last.
+    pub fn latest_refresh_token(&self) -> String {
+        self.minted_tokens()
+            .into_iter()
+            .rev()
+            .find(|token| token.contains("-refresh-"))
+            .expect("a refresh token was minted")
     }
 }
 
@@ -333,9 +408,14 @@ fn oauth_error(status: StatusCode, error: &str) -> Response {
 }
 
 async fn discovery(State(provider): State<TestProvider>) -> Json<Value> {
+    provider.record("/.well-known/openid-configuration", HashMap::new());
     let issuer = provider.issuer();
+    let claimed = provider
+        .behaviour()
+        .discovery_issuer
+        .unwrap_or_else(|| issuer.to_owned());
     Json(json!({
-        "issuer": issuer,
+        "issuer": claimed,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
@@ -353,6 +433,9 @@ async fn discovery(State(provider): State<TestProvider>) -> Json<Value> {
 
 async fn jwks(State(provider): State<TestProvider>) -> Json<Value> {
     provider.record("/jwks", HashMap::new());
+    if let Some(gate) = provider.behaviour().jwks_gate {
+        gate.pass().await;
+    }
     let keys: Vec<Value> = provider
         .behaviour()
         .published_keys
@@ -480,7 +563,8 @@ async fn token(
             {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
             }
-            Json(provider.token_response(grant.nonce.as_deref(), true)).into_response()
+            let edit = provider.behaviour().id_claims;
+            Json(provider.token_response(grant.nonce.as_deref(), Some(edit))).into_response()
         }
         Some("refresh_token") => {
             let presented = params.get("refresh_token").cloned().unwrap_or_default();
@@ -496,11 +580,20 @@ async fn token(
             if !active {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
             }
-            // Slow, after the old token is spent: a client that gives up now
-            // has lost it.
-            let delay = provider.0.behaviour.lock().unwrap().refresh_delay;
-            tokio::time::sleep(delay).await;
-            Json(provider.token_response(None, false)).into_response()
+            // Slow, stopped or broken after the old token is spent: a client
+            // that gives up now has lost it.
+            let behaviour = provider.behaviour();
+            tokio::time::sleep(behaviour.refresh_delay).await;
+            if let Some(gate) = behaviour.refresh_gate {
+                gate.pass().await;
+            }
+            if behaviour.break_after_rotation {
+                return broken();
+            }
+            let id_token = behaviour
+                .refresh_id_token
+                .then_some(behaviour.refresh_id_claims);
+            Json(provider.token_response(None, id_token)).into_response()
         }
         _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
     }

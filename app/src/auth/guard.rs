@@ -4,46 +4,56 @@
 //! The session cookie is `SameSite=Strict` already; this check does not
 //! depend on the browser honouring that.
 
-use app::auth::AuthError;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{Html, IntoResponse, Response};
 
-use crate::{routes, AppState};
+use super::Auth;
+use crate::csp;
+use crate::pages::standalone;
 
-pub async fn reject_cross_site(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.method().is_safe() {
+/// Middleware: lets safe methods and same-origin requests through and
+/// answers anything else with a neutral 403 page.
+pub async fn reject_cross_site(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+    if request.method().is_safe()
+        || is_same_origin(&auth.settings().app_origin(), request.headers())
+    {
         return next.run(request).await;
     }
-    match check(&state.auth.settings().app_origin(), request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(error) => routes::problem(&state, "csrf", error),
-    }
+    let value = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    tracing::info!(
+        kind = "cross_site",
+        status = 403,
+        origin = value(ORIGIN.as_str()),
+        fetch_site = value("sec-fetch-site"),
+        "cross-site request refused"
+    );
+    (
+        StatusCode::FORBIDDEN,
+        [
+            (CACHE_CONTROL, "no-store"),
+            (CONTENT_SECURITY_POLICY, csp::STANDALONE_PAGE),
+        ],
+        Html(standalone::forbidden()),
+    )
+        .into_response()
 }
 
 /// Browsers send `Sec-Fetch-Site` on every request and `Origin` on every
 /// POST. A request with neither did not come from one of our pages.
-pub fn check(app_origin: &str, headers: &HeaderMap) -> Result<(), AuthError> {
+fn is_same_origin(app_origin: &str, headers: &HeaderMap) -> bool {
     let value = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    let fetch_site = value("sec-fetch-site");
-    let origin = value(header::ORIGIN.as_str());
-    let allowed = match (fetch_site, origin) {
+    match (value("sec-fetch-site"), value(ORIGIN.as_str())) {
         (Some(site), _) => site == "same-origin",
         (None, Some(origin)) => origin == app_origin,
         (None, None) => false,
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(AuthError::CrossSite {
-            origin: origin.map(str::to_owned),
-            fetch_site: fetch_site.map(str::to_owned),
-        })
     }
 }
 
@@ -58,7 +68,7 @@ mod tests {
         for (name, value) in pairs {
             headers.insert(*name, value.parse().expect("header value"));
         }
-        check(APP, &headers).is_ok()
+        is_same_origin(APP, &headers)
     }
 
     #[test]

@@ -1,0 +1,95 @@
+//! What the BFF needs to know, validated by the server's configuration.
+
+use std::time::Duration;
+
+use axum_extra::extract::cookie::Key;
+use openidconnect::{ClientId, ClientSecret, IssuerUrl, Scope};
+use url::Url;
+
+use crate::paths;
+
+/// Settings the server reads from its configuration, already validated.
+#[derive(Clone)]
+pub struct AuthSettings {
+    pub issuer: IssuerUrl,
+    pub client_id: ClientId,
+    pub client_secret: ClientSecret,
+    /// The app's public origin: the redirect URIs are built from it, never
+    /// from the request's `Host` header.
+    pub app_url: Url,
+    pub scopes: Vec<Scope>,
+    /// Encrypts the short-lived login-transaction cookies.
+    pub cookie_key: Key,
+    /// How long one call to the provider may take. A hung provider then
+    /// costs a request this long, not forever.
+    pub provider_timeout: Duration,
+    /// After a refresh that failed without an answer (provider down, hung,
+    /// connection reset), how long a session waits before trying again.
+    pub refresh_retry_after: Duration,
+}
+
+impl AuthSettings {
+    /// Defaults for the tunables; the four values that identify the app
+    /// and its provider must be given.
+    pub fn new(
+        issuer: IssuerUrl,
+        client_id: ClientId,
+        client_secret: ClientSecret,
+        app_url: Url,
+        cookie_key: Key,
+    ) -> Self {
+        Self {
+            issuer,
+            client_id,
+            client_secret,
+            app_url,
+            scopes: ["openid", "offline_access"]
+                .map(|scope| Scope::new(scope.to_owned()))
+                .to_vec(),
+            cookie_key,
+            provider_timeout: Duration::from_secs(10),
+            refresh_retry_after: Duration::from_secs(60),
+        }
+    }
+
+    pub fn redirect_url(&self) -> String {
+        self.app_path(paths::CALLBACK)
+    }
+
+    pub fn post_logout_redirect_url(&self) -> String {
+        self.app_path(paths::HOME)
+    }
+
+    /// Cookies are `Secure` (and `__Host-` prefixed) exactly when the app is
+    /// served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.app_url.scheme() == "https"
+    }
+
+    /// A provider on this machine is the local development one.
+    pub fn is_local_provider(&self) -> bool {
+        self.issuer
+            .url()
+            .host()
+            .is_some_and(|host| is_loopback(&host))
+    }
+
+    /// The app's origin as browsers send it in the `Origin` header.
+    pub fn app_origin(&self) -> String {
+        self.app_url.origin().ascii_serialization()
+    }
+
+    fn app_path(&self, path: &str) -> String {
+        format!("{}{}", self.app_origin(), path)
+    }
+}
+
+/// True for `localhost` and loopback addresses: the only hosts where plain
+/// http is acceptable.
+pub fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}

@@ -1,0 +1,21 @@
+//! Every path the app serves or links to, named once.
+
+/// The home page: "Welcome Guest" or the signed-in user.
+pub const HOME: &str = "/";
+/// Starts a sign-in at the provider (`?return_to=/path` to come back there).
+pub const LOGIN: &str = "/login";
+/// Where the provider sends the browser back; registered at the provider.
+pub const CALLBACK: &str = "/callback";
+/// The page with the logout button (the sign-out itself is a POST).
+pub const LOGOUT: &str = "/logout";
+/// Where server functions live. `server_fn`'s default, which the `#[server]`
+/// functions in `api.rs` keep.
+pub const API_PREFIX: &str = "/api";
+/// The stylesheet cargo-leptos builds: `/{site-pkg-dir}/{name}.css` with
+/// `site-pkg-dir` and `name` from `[[workspace.metadata.leptos]]`.
+pub const STYLESHEET: &str = "/pkg/authgear-leptos.css";
+
+/// A path as a router segment: `/logout` → `logout`.
+pub fn segment(path: &'static str) -> &'static str {
+    path.trim_start_matches('/')
+}
