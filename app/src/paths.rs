@@ -8,6 +8,14 @@ pub const LOGIN: &str = "/login";
 pub const CALLBACK: &str = "/callback";
 /// The page with the logout button (the sign-out itself is a POST).
 pub const LOGOUT: &str = "/logout";
+/// Authgear's signed webhooks (events that end sessions or change profiles).
+pub const AUTHGEAR_WEBHOOK: &str = "/webhooks/authgear";
+/// OpenID Connect Back-Channel Logout; registered at the provider.
+pub const BACKCHANNEL_LOGOUT: &str = "/backchannel-logout";
+/// The process is up: 200 even when the provider or the store is down.
+pub const HEALTHZ: &str = "/healthz";
+/// Ready for traffic: 200 only when the store answers and the provider is discovered.
+pub const READYZ: &str = "/readyz";
 /// Where server functions live. `server_fn`'s default, which the `#[server]`
 /// functions in `api.rs` keep.
 pub const API_PREFIX: &str = "/api";

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use app::auth::{is_loopback, AuthSettings};
+use app::auth::{is_loopback, AuthSettings, WebhookSecret};
 use axum_extra::extract::cookie::Key;
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, Scope};
 use url::Url;
@@ -15,8 +15,41 @@ const MIN_SECRET_KEY_LEN: usize = 32;
 
 pub struct Config {
     pub auth: AuthSettings,
-    /// Where the SQLite session store lives.
-    pub session_db: PathBuf,
+    pub session_store: SessionStoreConfig,
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people: one readable line per event.
+    Text,
+    /// For log collectors: one JSON object per line.
+    Json,
+}
+
+/// Which session store to open.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SessionStoreConfig {
+    /// The embedded SQLite file: one server.
+    Sqlite(PathBuf),
+    /// A Redis server shared by every instance. The URL may hold a password:
+    /// it is never printed.
+    Redis(Url),
+}
+
+impl SessionStoreConfig {
+    /// The store for messages: the path, or the Redis host without credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => path.display().to_string(),
+            Self::Redis(url) => format!(
+                "Redis at {}:{}",
+                url.host_str().unwrap_or_default(),
+                url.port().unwrap_or(6379)
+            ),
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -82,9 +115,14 @@ impl Config {
                 .as_deref()
                 .unwrap_or("openid offline_access"),
         )?;
-        let session_db = get("SESSION_DB_PATH")
-            .unwrap_or_else(|| "sessions.db".into())
-            .into();
+        let session_store = match get("REDIS_URL") {
+            Some(url) => SessionStoreConfig::Redis(parse_redis_url(&url)?),
+            None => SessionStoreConfig::Sqlite(
+                get("SESSION_DB_PATH")
+                    .unwrap_or_else(|| "sessions.db".into())
+                    .into(),
+            ),
+        };
 
         let mut auth = AuthSettings::new(
             issuer,
@@ -94,7 +132,38 @@ impl Config {
             Key::derive_from(secret_key.as_bytes()),
         );
         auth.scopes = scopes;
-        Ok(Self { auth, session_db })
+        auth.webhook_secret = get("AUTHGEAR_WEBHOOK_SECRET").map(WebhookSecret::new);
+        auth.backchannel_logout = match get("BACKCHANNEL_LOGOUT").as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "BACKCHANNEL_LOGOUT",
+                    reason: "use on (the default: accepted when the provider offers it) or off"
+                        .into(),
+                })
+            }
+        };
+        auth.liveness_interval = match get("LIVENESS_CHECK_INTERVAL").as_deref() {
+            None => auth.liveness_interval,
+            Some("off") => None,
+            Some(value) => Some(parse_duration("LIVENESS_CHECK_INTERVAL", value)?),
+        };
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "LOG_FORMAT",
+                    reason: "use text (the default) or json".into(),
+                })
+            }
+        };
+        Ok(Self {
+            auth,
+            session_store,
+            log_format,
+        })
     }
 }
 
@@ -163,6 +232,54 @@ fn parse_origin(var: &'static str, value: &str, example: &str) -> Result<Url, Co
     Ok(url)
 }
 
+/// `redis://[:password@]host[:port][/db]` or `rediss://…` (TLS). Never
+/// echoed: it may hold a password.
+fn parse_redis_url(value: &str) -> Result<Url, ConfigError> {
+    let invalid = |reason: &str| {
+        ConfigError::Invalid {
+        var: "REDIS_URL",
+        reason: format!("{reason}; expected something like redis://127.0.0.1:6379/0 (the value is not shown: it may hold a password)"),
+    }
+    };
+    let url = Url::parse(value).map_err(|_| invalid("it is not a URL"))?;
+    if !matches!(url.scheme(), "redis" | "rediss") {
+        return Err(invalid("its scheme is not redis or rediss"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host"));
+    }
+    Ok(url)
+}
+
+/// A duration as people write it: a whole number and a unit, `90s`, `30m`,
+/// `12h`, `7d`, `2w`.
+fn parse_duration(var: &'static str, value: &str) -> Result<std::time::Duration, ConfigError> {
+    let invalid = || ConfigError::Invalid {
+        var,
+        reason: format!(
+            "{value:?} is not a duration; write a whole number and a unit: 90s, 30m, 12h, 7d or 2w"
+        ),
+    };
+    let unit_at = value
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(invalid)?;
+    let (number, unit) = value.split_at(unit_at);
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(invalid()),
+    };
+    number
+        .checked_mul(seconds)
+        .filter(|&total| total > 0)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(invalid)
+}
+
 fn parse_scopes(value: &str) -> Result<Vec<Scope>, ConfigError> {
     let scopes: Vec<Scope> = value
         .split_whitespace()
@@ -219,7 +336,10 @@ mod tests {
             .map(|scope| scope.as_str())
             .collect();
         assert_eq!(scopes, ["openid", "offline_access"]);
-        assert_eq!(config.session_db, PathBuf::from("sessions.db"));
+        assert_eq!(
+            config.session_store,
+            SessionStoreConfig::Sqlite(PathBuf::from("sessions.db"))
+        );
         assert!(!config.auth.secure_cookies());
         assert!(!config.auth.is_local_provider());
     }
@@ -367,6 +487,106 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(config.auth.scopes.len(), 3);
-        assert_eq!(config.session_db, PathBuf::from("/var/lib/app/sessions.db"));
+        assert_eq!(
+            config.session_store,
+            SessionStoreConfig::Sqlite(PathBuf::from("/var/lib/app/sessions.db"))
+        );
+    }
+
+    #[test]
+    fn operating_settings() {
+        let config = config(&[
+            ("AUTHGEAR_WEBHOOK_SECRET", "whsec"),
+            ("BACKCHANNEL_LOGOUT", "off"),
+            ("LIVENESS_CHECK_INTERVAL", "90s"),
+            ("LOG_FORMAT", "json"),
+        ])
+        .expect("valid");
+        assert!(config.auth.webhook_secret.is_some());
+        assert!(!config.auth.backchannel_logout);
+        assert_eq!(
+            config.auth.liveness_interval,
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(config.log_format, LogFormat::Json);
+
+        let defaults = super::tests::config(&[]).expect("valid");
+        assert!(defaults.auth.webhook_secret.is_none());
+        assert!(defaults.auth.backchannel_logout);
+        assert_eq!(
+            defaults.auth.liveness_interval,
+            Some(std::time::Duration::from_secs(300))
+        );
+        assert_eq!(defaults.log_format, LogFormat::Text);
+        let off = super::tests::config(&[("LIVENESS_CHECK_INTERVAL", "off")]).expect("valid");
+        assert_eq!(off.auth.liveness_interval, None);
+    }
+
+    #[test]
+    fn durations_are_read_as_people_write_them() {
+        for (value, seconds) in [
+            ("90s", 90),
+            ("30m", 1800),
+            ("12h", 43_200),
+            ("7d", 604_800),
+            ("2w", 1_209_600),
+        ] {
+            assert_eq!(
+                parse_duration("X", value),
+                Ok(std::time::Duration::from_secs(seconds)),
+                "{value}"
+            );
+        }
+        for value in [
+            "",
+            "m",
+            "30",
+            "30 m",
+            "0m",
+            "-1m",
+            "1.5h",
+            "30y",
+            "99999999999999999999d",
+        ] {
+            let message = parse_duration("X", value).expect_err(value).to_string();
+            assert!(message.contains("is not a duration"), "{value}: {message}");
+        }
+    }
+
+    #[test]
+    fn every_operating_setting_explains_its_values() {
+        for (var, value, hint) in [
+            ("BACKCHANNEL_LOGOUT", "yes", "use on"),
+            ("LOG_FORMAT", "xml", "text (the default) or json"),
+            ("LIVENESS_CHECK_INTERVAL", "soon", "is not a duration"),
+        ] {
+            let message = error(&[(var, value)]);
+            assert!(
+                message.starts_with(&format!("{var} is not valid: ")),
+                "{message}"
+            );
+            assert!(message.contains(hint), "{message}");
+        }
+    }
+
+    #[test]
+    fn redis_url_selects_redis_and_is_never_echoed() {
+        let config =
+            config(&[("REDIS_URL", "redis://:hunter2@cache.internal:6380/1")]).expect("valid");
+        assert!(matches!(config.session_store, SessionStoreConfig::Redis(_)));
+        let described = config.session_store.describe();
+        assert_eq!(described, "Redis at cache.internal:6380");
+        for (value, reason) in [
+            ("cache.internal:6379", "scheme is not redis"),
+            ("http://:hunter2@cache.internal", "scheme is not redis"),
+            ("redis://:hunter2@", "it is not a URL"),
+            ("redis:///0", "it has no host"),
+            ("not a url :hunter2", "it is not a URL"),
+        ] {
+            let message = error(&[("REDIS_URL", value)]);
+            assert!(message.starts_with("REDIS_URL is not valid: "), "{message}");
+            assert!(message.contains(reason), "{value}: {message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! axum `Router`. `config.rs` reads the settings; `main.rs` only runs it.
 
 pub mod config;
+mod health;
 
 use app::auth::{self, Auth};
 use app::{shell, App};
@@ -12,7 +13,9 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
 
 /// What every handler can reach.
 #[derive(Clone, FromRef)]
@@ -41,7 +44,7 @@ pub fn router(state: AppState) -> Router {
         ));
     }
 
-    let mut router = Router::new()
+    let app = Router::new()
         .merge(auth::routes())
         .leptos_routes_with_context(
             &state,
@@ -60,12 +63,39 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             auth::reject_cross_site,
-        ));
+        ))
+        .with_state(state.clone());
+    // Probes stay outside the session layer: they touch no session.
+    let mut router = Router::new()
+        .merge(health::routes(state.auth.clone()))
+        .merge(app);
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
             HeaderValue::from_static(value),
         ));
     }
-    router.layer(CompressionLayer::new()).with_state(state)
+    // Every log line of a request carries its id, and so does the response
+    // (`x-request-id`): one id to find a user's problem in the logs.
+    router
+        .layer(CompressionLayer::new())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The span around one request: its id, method and path. Not the query,
+/// which on `/callback` carries the authorization code.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        id,
+        method = %request.method(),
+        path = request.uri().path(),
+    )
 }

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use app::auth::{Auth, Store};
 use axum::serve::ListenerExt;
 use leptos::config::get_configuration;
-use server::config::Config;
+use server::config::{Config, LogFormat, SessionStoreConfig};
 use server::{router, AppState};
 use tracing_subscriber::EnvFilter;
 
@@ -34,9 +34,12 @@ async fn run() -> Result<(), String> {
         }
         Err(_) => EnvFilter::new("info"),
     };
-    tracing_subscriber::fmt().with_env_filter(filter).init();
-
     let config = Config::from_env().map_err(|error| error.to_string())?;
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
     let leptos_options = get_configuration(None)
         .map_err(|error| format!("the Leptos settings could not be read: {error}"))?
         .leptos_options;
@@ -47,10 +50,14 @@ async fn run() -> Result<(), String> {
             "signing in with the LOCAL DEVELOPMENT PROVIDER; set AUTHGEAR_DOMAIN in .env to use Authgear"
         );
     }
-    let store = Store::open(&config.session_db).await.map_err(|error| {
+    let store = match &config.session_store {
+        SessionStoreConfig::Sqlite(path) => Store::sqlite(path).await,
+        SessionStoreConfig::Redis(url) => Store::redis(url.as_str()).await,
+    }
+    .map_err(|error| {
         format!(
-            "the session store {} could not be opened: {error}",
-            config.session_db.display()
+            "the session store ({}) could not be opened: {error}",
+            config.session_store.describe()
         )
     })?;
     tokio::spawn(store.clone().remove_expired_every(SESSION_CLEANUP_PERIOD));

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::error::{Endpoint, IdTokenProblem, OAuthCode, Upstream};
+use super::provider;
 use super::session::UserSession;
 use super::tokens::TokenSet;
 use super::{Auth, AuthError};
@@ -197,9 +198,13 @@ pub(crate) async fn finish(
         })?;
 
     let encode_failed = |_| AuthError::InvalidIdToken(IdTokenProblem::Malformed);
+    // The verified token's own claims, all of them: `openidconnect`'s typed
+    // claims leave out those it does not model, such as `sid`.
+    let claims = provider::verified_payload(&id_token.to_string())
+        .ok_or(AuthError::InvalidIdToken(IdTokenProblem::Malformed))?;
     Ok(UserSession {
         id_token: id_token.clone(),
-        claims: serde_json::to_value(&claims).map_err(encode_failed)?,
+        claims,
         userinfo: serde_json::to_value(&userinfo).map_err(encode_failed)?,
         tokens: TokenSet::from_response(
             &response,
@@ -207,6 +212,7 @@ pub(crate) async fn finish(
             None,
             OffsetDateTime::now_utc(),
         ),
+        profile_stale: false,
     })
 }
 

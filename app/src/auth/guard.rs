@@ -13,11 +13,17 @@ use axum::response::{Html, IntoResponse, Response};
 use super::Auth;
 use crate::csp;
 use crate::pages::standalone;
+use crate::paths;
 
 /// Middleware: lets safe methods and same-origin requests through and
 /// answers anything else with a neutral 403 page.
 pub async fn reject_cross_site(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+    // The provider's event endpoints carry no cookie and no Origin: their
+    // signatures authenticate them, and a request without one changes nothing.
+    let signed_elsewhere =
+        [paths::AUTHGEAR_WEBHOOK, paths::BACKCHANNEL_LOGOUT].contains(&request.uri().path());
     if request.method().is_safe()
+        || signed_elsewhere
         || is_same_origin(&auth.settings().app_origin(), request.headers())
     {
         return next.run(request).await;

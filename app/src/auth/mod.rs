@@ -7,8 +7,9 @@
 //! per `state`) → the provider → `routes` (`GET /callback`) →
 //! `flow::check_callback` → `flow::finish` (`provider` calls) → `session`
 //! (a new session in the `store`) → `tokens` (fresh access tokens on later
-//! requests) → `logout`. `guard` keeps other sites' requests out; `error`
-//! turns every failure into a page once.
+//! requests) → `logout`. `guard` keeps other sites' requests out; `events`
+//! ends sessions when the provider says so; `error` turns every failure into
+//! a page once.
 //!
 //! The public surface is what a server needs to wire it up: the [`Auth`]
 //! handle, its [`AuthSettings`], the [`Store`], [`routes`], the
@@ -16,6 +17,7 @@
 
 mod cookies;
 mod error;
+mod events;
 mod flow;
 mod guard;
 mod logout;
@@ -33,6 +35,7 @@ use openidconnect::reqwest;
 use tower_sessions::SessionManagerLayer;
 
 pub use error::AuthError;
+pub use events::WebhookSecret;
 pub use guard::reject_cross_site;
 pub use routes::routes;
 pub use settings::{is_loopback, AuthSettings};
@@ -91,6 +94,16 @@ impl Auth {
     /// Waits until discovery has succeeded; for start-up checks and tests.
     pub async fn provider_ready(&self) {
         self.0.provider.ready().await;
+    }
+
+    /// True if the session store answers now.
+    pub async fn store_is_reachable(&self) -> bool {
+        self.0.store.is_reachable().await
+    }
+
+    /// True once discovery has succeeded.
+    pub fn is_provider_discovered(&self) -> bool {
+        self.0.provider.get().is_some()
     }
 
     pub(crate) fn store(&self) -> &Store {

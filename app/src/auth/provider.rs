@@ -17,7 +17,7 @@ use openidconnect::core::{
 };
 use openidconnect::{
     reqwest, AccessToken, AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError,
-    EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpClientError,
+    EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpClientError, JsonWebKey,
     JsonWebKeySetUrl, LogoutProviderMetadata, PkceCodeVerifier, ProviderMetadata, RedirectUrl,
     RefreshToken, RequestTokenError, RevocationUrl, SignatureVerificationError,
     StandardErrorResponse, SubjectIdentifier, UserInfoError,
@@ -41,14 +41,16 @@ type OidcClient = CoreClient<
 
 /// Discovery fields that `openidconnect`'s core metadata leaves out.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-struct RevocationMetadata {
+struct ExtraMetadata {
     #[serde(default)]
     revocation_endpoint: Option<RevocationUrl>,
+    #[serde(default)]
+    backchannel_logout_supported: Option<bool>,
 }
-impl AdditionalProviderMetadata for RevocationMetadata {}
+impl AdditionalProviderMetadata for ExtraMetadata {}
 
 type Metadata = ProviderMetadata<
-    LogoutProviderMetadata<RevocationMetadata>,
+    LogoutProviderMetadata<ExtraMetadata>,
     CoreAuthDisplay,
     CoreClientAuthMethod,
     CoreClaimName,
@@ -96,6 +98,8 @@ struct Keys {
 pub(crate) struct Provider {
     pub client: OidcClient,
     pub end_session: Option<EndSessionUrl>,
+    /// The provider says it sends OpenID Connect Back-Channel Logout tokens.
+    pub backchannel_logout: bool,
     revocation: Option<RevocationUrl>,
     settings: AuthSettings,
     jwks_uri: JsonWebKeySetUrl,
@@ -125,6 +129,10 @@ impl Provider {
         Ok(Self {
             client,
             end_session: extra.end_session_endpoint,
+            backchannel_logout: extra
+                .additional_metadata
+                .backchannel_logout_supported
+                .unwrap_or(false),
             revocation: extra.additional_metadata.revocation_endpoint,
             settings: settings.clone(),
             jwks_uri,
@@ -267,6 +275,71 @@ impl Provider {
         }
     }
 
+    /// The claims of a JWT the provider signed (a logout token), after its
+    /// signature checks out against the provider's keys (refetched, as for
+    /// ID tokens, when it names a key we do not know). Its claims are the
+    /// caller's to check.
+    pub async fn verify_signed_claims(
+        &self,
+        http: &reqwest::Client,
+        token: &str,
+    ) -> Result<serde_json::Value, IdTokenProblem> {
+        let (signing_input, signature) = token.rsplit_once('.').ok_or(IdTokenProblem::Malformed)?;
+        let (header, payload) = signing_input
+            .split_once('.')
+            .ok_or(IdTokenProblem::Malformed)?;
+        let decode = |part: &str| {
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, part)
+                .map_err(|_| IdTokenProblem::Malformed)
+        };
+        #[derive(Deserialize)]
+        struct Header {
+            alg: CoreJwsSigningAlgorithm,
+            kid: Option<openidconnect::JsonWebKeyId>,
+        }
+        let header: Header =
+            serde_json::from_slice(&decode(header)?).map_err(|_| IdTokenProblem::Malformed)?;
+        if header.alg == CoreJwsSigningAlgorithm::None {
+            return Err(IdTokenProblem::Unsigned);
+        }
+        if !ALLOWED_ID_TOKEN_ALGS.contains(&header.alg) {
+            return Err(IdTokenProblem::Algorithm);
+        }
+        let signature = decode(signature)?;
+        let check = |keys: &CoreJsonWebKeySet| {
+            let candidates: Vec<&CoreJsonWebKey> = keys
+                .keys()
+                .iter()
+                .filter(|key| header.kid.is_none() || key.key_id() == header.kid.as_ref())
+                .collect();
+            match candidates.as_slice() {
+                [] => Err(IdTokenProblem::UnknownKey),
+                [key] => key
+                    .verify_signature(&header.alg, signing_input.as_bytes(), &signature)
+                    .map_err(|_| IdTokenProblem::Signature),
+                _ => Err(IdTokenProblem::AmbiguousKey),
+            }
+        };
+        let (checked, generation) = {
+            let keys = self
+                .keys
+                .read()
+                .unwrap_or_else(|poison| poison.into_inner());
+            (check(&keys.set), keys.generation)
+        };
+        match checked {
+            Err(IdTokenProblem::UnknownKey) if self.refetch_jwks(http, generation).await => {
+                let keys = self
+                    .keys
+                    .read()
+                    .unwrap_or_else(|poison| poison.into_inner());
+                check(&keys.set)?;
+            }
+            other => other?,
+        }
+        serde_json::from_slice(&decode(payload)?).map_err(|_| IdTokenProblem::Malformed)
+    }
+
     fn id_token_verifier(&self) -> (CoreIdTokenVerifier<'static>, u64) {
         let keys = self
             .keys
@@ -318,6 +391,14 @@ impl Provider {
             }
         }
     }
+}
+
+/// The payload of a JWT whose signature has already been verified.
+pub(crate) fn verified_payload(jwt: &str) -> Option<serde_json::Value> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 fn id_token_problem(error: &ClaimsVerificationError) -> IdTokenProblem {

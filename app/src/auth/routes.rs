@@ -1,18 +1,19 @@
-//! The two plain HTTP routes of the sign-in: `/login`, which a link reaches,
-//! and `/callback`, which the provider's redirect reaches.
+//! The plain HTTP routes of the BFF: `/login`, which a link reaches,
+//! `/callback`, which the provider's redirect reaches, and the two endpoints
+//! the provider posts events to (see `events`).
 
 use axum::extract::{FromRef, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use super::cookies::LoginCookies;
 use super::flow::{self, CallbackParams};
-use super::{logout, session, Auth, AuthError};
+use super::{events, logout, session, Auth, AuthError};
 use crate::csp;
 use crate::pages::standalone;
 use crate::paths;
@@ -27,6 +28,8 @@ where
     Router::new()
         .route(paths::LOGIN, get(login))
         .route(paths::CALLBACK, get(callback))
+        .route(paths::AUTHGEAR_WEBHOOK, post(events::authgear_webhook))
+        .route(paths::BACKCHANNEL_LOGOUT, post(events::backchannel_logout))
 }
 
 /// `GET /login[?return_to=/path]`: starts a sign-in at the provider.

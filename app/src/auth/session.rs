@@ -8,7 +8,7 @@ use tower_sessions::session::{Error as SessionError, Id};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::Session;
 
-use super::store::Store;
+use super::store::{Index, Store};
 use super::tokens::TokenSet;
 use super::AuthError;
 use crate::model::{display_name, SessionDetails, UserView};
@@ -25,6 +25,10 @@ pub(crate) struct UserSession {
     pub claims: Value,
     pub userinfo: Value,
     pub tokens: TokenSet,
+    /// The provider said the profile changed: userinfo is fetched again on
+    /// the next page view.
+    #[serde(default)]
+    pub profile_stale: bool,
 }
 
 impl UserSession {
@@ -43,6 +47,24 @@ impl UserSession {
                 tokens: self.tokens.meta(),
             },
         }
+    }
+}
+
+/// What a stored record is filed under: its user's subject and provider
+/// session id, so that events about either can end it.
+pub(crate) fn index_of(record: &tower_sessions::session::Record) -> Index {
+    let claim = |name: &str| {
+        record
+            .data
+            .get(KEY)
+            .and_then(|user| user.get("claims"))
+            .and_then(|claims| claims.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    Index {
+        subject: claim("sub"),
+        sid: claim("sid"),
     }
 }
 
@@ -79,43 +101,74 @@ pub(crate) async fn end(session: &Session) -> Result<(), AuthError> {
 
 /// Changes the user of session `id`, if that session still exists, and
 /// returns what was stored. `None` when the session has ended meanwhile.
+///
+/// A compare-and-swap: if another request or instance changed the session
+/// between this read and this write, the change is made again on top of
+/// theirs, never over it.
 pub(crate) async fn update(
     store: &Store,
     id: &Id,
-    change: impl FnOnce(&mut UserSession),
+    change: impl Fn(&mut UserSession),
 ) -> Result<Option<UserSession>, AuthError> {
-    let Some(mut record) = store.load(id).await.map_err(store_error)? else {
-        return Ok(None);
-    };
-    let Some(mut user) = record
-        .data
-        .get(KEY)
-        .and_then(|value| UserSession::deserialize(value).ok())
-    else {
-        return Ok(None);
-    };
-    change(&mut user);
-    let value = serde_json::to_value(&user).map_err(|_| AuthError::SessionStore)?;
-    record.data.insert(KEY.to_owned(), value);
-    if store
-        .update_if_present(&record)
-        .await
-        .map_err(store_error)?
-    {
-        Ok(Some(user))
-    } else {
-        Ok(None)
+    for _ in 0..8 {
+        let Some((mut record, previous)) = store.fetch(id).await.map_err(store_error)? else {
+            return Ok(None);
+        };
+        let Some(mut user) = record
+            .data
+            .get(KEY)
+            .and_then(|value| UserSession::deserialize(value).ok())
+        else {
+            return Ok(None);
+        };
+        change(&mut user);
+        let value = serde_json::to_value(&user).map_err(|_| AuthError::SessionStore)?;
+        record.data.insert(KEY.to_owned(), value);
+        if store
+            .replace(&record, &previous)
+            .await
+            .map_err(store_error)?
+        {
+            return Ok(Some(user));
+        }
     }
+    tracing::warn!("a session changed too often to be updated");
+    Err(AuthError::SessionStore)
+}
+
+/// The user of session `id` as stored now, if that session still exists.
+pub(crate) async fn stored(store: &Store, id: &Id) -> Result<Option<UserSession>, AuthError> {
+    let record = store.load(id).await.map_err(store_error)?;
+    Ok(record
+        .and_then(|mut record| record.data.remove(KEY))
+        .and_then(|value| UserSession::deserialize(value).ok()))
+}
+
+/// Marks the profile of every session of `subject` for reloading; returns
+/// how many sessions there were.
+pub(crate) async fn mark_profile_stale(
+    store: &Store,
+    subject: &str,
+) -> Result<usize, session_store::Error> {
+    let mut marked = 0;
+    for id in store.sessions_of(subject).await? {
+        if update(store, &id, |user| user.profile_stale = true)
+            .await
+            .map_err(|_| session_store::Error::Backend("the session could not be updated".into()))?
+            .is_some()
+        {
+            marked += 1;
+        }
+    }
+    Ok(marked)
 }
 
 /// Ends session `id` and returns its user, for a session that is not this
 /// request's (the one a new sign-in replaces).
 pub(crate) async fn take(store: &Store, id: &Id) -> Result<Option<UserSession>, AuthError> {
-    let record = store.load(id).await.map_err(store_error)?;
+    let user = stored(store, id).await?;
     store.end(id).await.map_err(store_error)?;
-    Ok(record
-        .and_then(|mut record| record.data.remove(KEY))
-        .and_then(|value| UserSession::deserialize(value).ok()))
+    Ok(user)
 }
 
 fn store_failure(error: SessionError) -> AuthError {
@@ -167,6 +220,7 @@ mod tests {
                 vec!["openid".into(), "offline_access".into()],
                 issued,
             ),
+            profile_stale: false,
         }
     }
 

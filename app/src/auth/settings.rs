@@ -6,6 +6,7 @@ use axum_extra::extract::cookie::Key;
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, Scope};
 use url::Url;
 
+use super::WebhookSecret;
 use crate::paths;
 
 /// Settings the server reads from its configuration, already validated.
@@ -26,6 +27,14 @@ pub struct AuthSettings {
     /// After a refresh that failed without an answer (provider down, hung,
     /// connection reset), how long a session waits before trying again.
     pub refresh_retry_after: Duration,
+    /// Verifies Authgear's webhooks; without it the webhook endpoint is off.
+    pub webhook_secret: Option<WebhookSecret>,
+    /// Accept Back-Channel Logout when the provider offers it.
+    pub backchannel_logout: bool,
+    /// For providers that tell the app nothing: how often a session confirms
+    /// with the provider that its grant is still valid (by refreshing), so a
+    /// revocation there ends the session here within this time.
+    pub liveness_interval: Option<Duration>,
 }
 
 impl AuthSettings {
@@ -49,6 +58,9 @@ impl AuthSettings {
             cookie_key,
             provider_timeout: Duration::from_secs(10),
             refresh_retry_after: Duration::from_secs(60),
+            webhook_secret: None,
+            backchannel_logout: true,
+            liveness_interval: Some(Duration::from_secs(5 * 60)),
         }
     }
 

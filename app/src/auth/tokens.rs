@@ -12,6 +12,11 @@
 //!   in flight stays ended, and the new refresh token is revoked.
 //! - **Refused** (`invalid_grant`), or a refreshed ID token that is invalid or
 //!   names another subject: the session ends and the page says so.
+//!
+//! Across several instances the store holds a short lock per session
+//! (`refresh:{session id}`): the instance that takes it refreshes, the others
+//! wait for the tokens it stores and use them.
+//!
 //! - **No answer** (provider down, hung, connection reset): the outcome is
 //!   unknown, since the provider may have rotated the token before the answer
 //!   was lost. The session keeps its tokens and the user stays signed in; the
@@ -31,10 +36,11 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use tower_sessions::session::Id;
 use tower_sessions::Session;
+use tracing::Instrument;
 
 use super::error::Upstream;
 use super::session::{self, UserSession};
-use super::{logout, Auth, AuthError};
+use super::{logout, profile, Auth, AuthError};
 use crate::model::TokenMeta;
 
 /// Renew when this much of the lifetime is left, or a quarter of it for
@@ -58,6 +64,10 @@ pub(crate) struct TokenSet {
     /// After this the access token is renewed before use.
     #[serde(with = "time::serde::timestamp::milliseconds_i64::option")]
     pub refresh_after: Option<OffsetDateTime>,
+    /// When the provider issued these tokens: the last time it confirmed
+    /// the grant.
+    #[serde(with = "time::serde::timestamp::milliseconds_i64::option", default)]
+    pub obtained_at: Option<OffsetDateTime>,
     pub scopes: Vec<String>,
 }
 
@@ -75,6 +85,7 @@ impl TokenSet {
             expires_at: lifetime.map(|lifetime| now + lifetime),
             refresh_after: lifetime
                 .map(|lifetime: Duration| now + lifetime - (lifetime / 4_i32).min(REFRESH_MARGIN)),
+            obtained_at: Some(now),
             scopes,
         }
     }
@@ -110,6 +121,18 @@ impl TokenSet {
         self.refresh_after.is_some_and(|at| now >= at)
     }
 
+    /// True when the provider has not confirmed the grant for `interval`.
+    pub fn needs_confirming(
+        &self,
+        interval: Option<std::time::Duration>,
+        now: OffsetDateTime,
+    ) -> bool {
+        match (interval, self.obtained_at) {
+            (Some(interval), Some(at)) => now >= at + interval,
+            _ => false,
+        }
+    }
+
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         self.expires_at.is_some_and(|at| now >= at)
     }
@@ -143,9 +166,35 @@ pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, A
         return Ok(Current::Guest);
     };
     let now = OffsetDateTime::now_utc();
-    if !user.tokens.needs_refresh(now) {
-        return Ok(Current::SignedIn(Box::new(user)));
+    // A provider that tells the app nothing is asked now and then whether
+    // the grant still stands: a refresh fails once it was revoked.
+    let confirm = user.tokens.refresh_token.is_some()
+        && user
+            .tokens
+            .needs_confirming(auth.settings().liveness_interval, now);
+    let user = if user.tokens.needs_refresh(now) || confirm {
+        match renew(auth, session, user, now).await? {
+            Current::SignedIn(user) => user,
+            other => return Ok(other),
+        }
+    } else {
+        Box::new(user)
+    };
+    if user.profile_stale {
+        return Ok(Current::SignedIn(
+            profile::catch_up(auth, session, user).await,
+        ));
     }
+    Ok(Current::SignedIn(user))
+}
+
+/// Renews the access token of a session whose token is due.
+async fn renew(
+    auth: &Auth,
+    session: &Session,
+    user: UserSession,
+    now: OffsetDateTime,
+) -> Result<Current, AuthError> {
     let (Some(refresh_token), Some(id)) = (user.tokens.refresh_token.clone(), session.id()) else {
         if user.tokens.is_expired(now) {
             // Nothing can renew it: the sign-in is over.
@@ -243,46 +292,102 @@ fn spawn_refresh(
     refresh_token: RefreshToken,
     user: UserSession,
 ) -> Shared<BoxFuture<'static, Outcome>> {
-    let task = tokio::spawn(async move {
-        let renewed = match ask_provider(&auth, refresh_token, user.subject()).await {
-            Ok(renewed) => renewed,
-            Err(RefreshFailure::Rejected) => {
-                // Ended here, not only in the requests waiting, so that every
-                // other holder of this session sees it ended too.
-                if let Err(error) = auth.store().end(&id).await {
-                    tracing::warn!(%error, "a refused session could not be removed");
-                }
-                return Err(RefreshFailure::Rejected);
-            }
-            Err(failure) => return Err(failure),
-        };
-        let stored = session::update(auth.store(), &id, |stored| {
-            stored.tokens = renewed.tokens.clone();
-            if let Some(id_token) = &renewed.id_token {
-                stored.id_token = id_token.clone();
-            }
-        })
-        .await;
-        match stored {
-            Ok(Some(stored)) => Ok(Box::new(stored)),
-            Ok(None) => {
-                // Logged out meanwhile: the new tokens must not outlive the session.
-                tracing::info!("session ended during a token refresh; revoking the new token");
-                logout::revoke_quietly(&auth, renewed.tokens.refresh_token.as_ref()).await;
-                Err(RefreshFailure::SessionGone)
-            }
-            Err(_) => {
-                // The provider has rotated the token: keep the new ones in
-                // memory (see REMEMBER_OUTCOME) rather than lose them.
-                let mut user = user;
-                user.tokens = renewed.tokens;
-                Ok(Box::new(user))
+    let task = tokio::spawn(
+        async move {
+        let lock = format!("refresh:{id}");
+        let lock_ttl = auth.settings().provider_timeout * 2;
+        match auth.store().claim(&lock, lock_ttl).await {
+            Ok(true) => {}
+            Ok(false) => return refreshed_elsewhere(&auth, &id, &refresh_token, lock_ttl).await,
+            Err(error) => {
+                tracing::warn!(%error, "the refresh lock could not be taken");
+                return Err(RefreshFailure::NoAnswer);
             }
         }
-    });
+        let outcome = refresh_and_store(&auth, &id, refresh_token, user).await;
+        if let Err(error) = auth.store().release(&lock).await {
+            tracing::warn!(%error, "the refresh lock could not be released; it expires by itself");
+        }
+        outcome
+    }
+    // Its log lines keep the id of the request that started it.
+    .instrument(tracing::Span::current()));
     async move { task.await.unwrap_or(Err(RefreshFailure::NoAnswer)) }
         .boxed()
         .shared()
+}
+
+/// Another instance holds the session's refresh lock: wait for the tokens it
+/// stores rather than spend the same refresh token a second time.
+async fn refreshed_elsewhere(
+    auth: &Auth,
+    id: &Id,
+    spent: &RefreshToken,
+    patience: std::time::Duration,
+) -> Outcome {
+    let deadline = Instant::now() + patience;
+    while Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        match session::stored(auth.store(), id).await {
+            Ok(None) => return Err(RefreshFailure::SessionGone),
+            Ok(Some(stored)) => {
+                let renewed = stored
+                    .tokens
+                    .refresh_token
+                    .as_ref()
+                    .is_some_and(|token| token.secret() != spent.secret());
+                if renewed {
+                    return Ok(Box::new(stored));
+                }
+            }
+            Err(_) => return Err(RefreshFailure::NoAnswer),
+        }
+    }
+    Err(RefreshFailure::NoAnswer)
+}
+
+/// Spends the refresh token at the provider and stores the outcome, if the
+/// session still exists.
+async fn refresh_and_store(
+    auth: &Auth,
+    id: &Id,
+    refresh_token: RefreshToken,
+    mut user: UserSession,
+) -> Outcome {
+    let renewed = match ask_provider(auth, refresh_token, user.subject()).await {
+        Ok(renewed) => renewed,
+        Err(RefreshFailure::Rejected) => {
+            // Ended here, not only in the requests waiting, so that every
+            // other holder of this session sees it ended too.
+            if let Err(error) = auth.store().end(id).await {
+                tracing::warn!(%error, "a refused session could not be removed");
+            }
+            return Err(RefreshFailure::Rejected);
+        }
+        Err(failure) => return Err(failure),
+    };
+    let stored = session::update(auth.store(), id, |stored| {
+        stored.tokens = renewed.tokens.clone();
+        if let Some(id_token) = &renewed.id_token {
+            stored.id_token = id_token.clone();
+        }
+    })
+    .await;
+    match stored {
+        Ok(Some(stored)) => Ok(Box::new(stored)),
+        Ok(None) => {
+            // Logged out meanwhile: the new tokens must not outlive the session.
+            tracing::info!("session ended during a token refresh; revoking the new token");
+            logout::revoke_quietly(auth, renewed.tokens.refresh_token.as_ref()).await;
+            Err(RefreshFailure::SessionGone)
+        }
+        Err(_) => {
+            // The provider has rotated the token: keep the new ones in memory
+            // (see REMEMBER_OUTCOME) rather than lose them.
+            user.tokens = renewed.tokens;
+            Ok(Box::new(user))
+        }
+    }
 }
 
 struct Renewed {

@@ -13,7 +13,7 @@ use leptos::config::LeptosOptions;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::{HeaderMap, LOCATION, ORIGIN};
 use reqwest::{redirect, Client, Response, StatusCode};
-use server::config::Config;
+use server::config::{Config, SessionStoreConfig};
 use server::{router, AppState};
 use tempfile::TempDir;
 
@@ -82,7 +82,11 @@ impl TestApp {
         // Tests of a hung provider should not wait the production timeout.
         config.auth.provider_timeout = std::time::Duration::from_secs(1);
         tune(&mut config.auth);
-        let store = Store::open(&config.session_db).await.expect("store");
+        let store = match &config.session_store {
+            SessionStoreConfig::Sqlite(path) => Store::sqlite(path).await,
+            SessionStoreConfig::Redis(url) => Store::redis(url.as_str()).await,
+        }
+        .expect("store");
         let auth = Auth::start(config.auth, store).expect("auth");
         let leptos_options = LeptosOptions::builder()
             .output_name("authgear-leptos")
@@ -96,6 +100,16 @@ impl TestApp {
             url,
             auth,
             _dir: dir,
+        }
+    }
+
+    /// A browser that shares `other`'s cookies, as one browser behind a load
+    /// balancer reaches every instance with the same cookie.
+    pub fn same_browser_as(&self, other: &Browser) -> Browser {
+        Browser {
+            app: self.url.clone(),
+            client: other.client.clone(),
+            jar: other.jar.clone(),
         }
     }
 
@@ -151,6 +165,21 @@ pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {
             "waited in vain for {what}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// Like [`wait_until`], for a condition that must be awaited.
+pub async fn wait_until_async<F: std::future::Future<Output = bool>>(
+    what: &str,
+    condition: impl Fn() -> F,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !condition().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited in vain for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 
@@ -327,5 +356,65 @@ impl Logs {
             .filter(|line| line.contains("auth request"))
             .map(str::to_owned)
             .collect()
+    }
+}
+
+/// A throwaway Redis on a free loopback port, stopped when dropped. Needs
+/// `redis-server` on PATH (scripts/setup installs it).
+pub struct RedisServer {
+    child: Option<std::process::Child>,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut server = Self { child: None, port };
+        server.restart().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Starts it again on the same port, empty.
+    pub async fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (scripts/setup installs it)");
+        self.child = Some(child);
+        let port = self.port;
+        wait_until("redis-server to listen", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+        .await;
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let port = self.port;
+        wait_until("redis-server to stop", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        })
+        .await;
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

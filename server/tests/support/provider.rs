@@ -162,6 +162,7 @@ pub struct Recorded {
 
 struct Grant {
     nonce: Option<String>,
+    sid: String,
     code_challenge: String,
     redirect_uri: String,
 }
@@ -174,6 +175,7 @@ struct Records {
     access_tokens: Vec<String>,
     requests: Vec<Recorded>,
     minted: Vec<String>,
+    sids: Vec<String>,
 }
 
 struct Inner {
@@ -386,6 +388,36 @@ impl TestProvider {
         response
     }
 
+    /// The provider session (`sid`) of the latest sign-in.
+    pub fn latest_sid(&self) -> String {
+        self.0
+            .records
+            .lock()
+            .unwrap()
+            .sids
+            .last()
+            .cloned()
+            .expect("a sign-in")
+    }
+
+    /// A Back-Channel Logout token for `sid` and the test subject, signed as
+    /// the provider signs ID tokens, then edited by `edit`.
+    pub fn logout_token(&self, sid: &str, edit: impl Fn(&mut Value)) -> String {
+        let now = now();
+        let mut claims = json!({
+            "iss": self.0.issuer,
+            "aud": CLIENT_ID,
+            "sub": SUBJECT,
+            "sid": sid,
+            "iat": now,
+            "exp": now + 120,
+            "jti": format!("jti-{:032x}", rand::random::<u128>()),
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+        });
+        edit(&mut claims);
+        self.sign(&claims)
+    }
+
     /// The refresh token minted last.
     pub fn latest_refresh_token(&self) -> String {
         self.minted_tokens()
@@ -428,6 +460,8 @@ async fn discovery(State(provider): State<TestProvider>) -> Json<Value> {
         "scopes_supported": ["openid", "offline_access"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
         "code_challenge_methods_supported": ["S256"],
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     }))
 }
 
@@ -504,6 +538,7 @@ async fn authorize(
         code.clone(),
         Grant {
             nonce: params.get("nonce").cloned(),
+            sid: format!("sid-{:032x}", rand::random::<u128>()),
             code_challenge: challenge.clone(),
             redirect_uri: redirect_uri.clone(),
         },
@@ -563,8 +598,22 @@ async fn token(
             {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
             }
-            let edit = provider.behaviour().id_claims;
-            Json(provider.token_response(grant.nonce.as_deref(), Some(edit))).into_response()
+            provider
+                .0
+                .records
+                .lock()
+                .unwrap()
+                .sids
+                .push(grant.sid.clone());
+            let sid = grant.sid.clone();
+            let later = provider.behaviour().id_claims;
+            let edit: ClaimsEdit = Arc::new(move |claims: &mut Value| {
+                claims["sid"] = json!(sid);
+                if let Some(later) = &later {
+                    later(claims);
+                }
+            });
+            Json(provider.token_response(grant.nonce.as_deref(), Some(Some(edit)))).into_response()
         }
         Some("refresh_token") => {
             let presented = params.get("refresh_token").cloned().unwrap_or_default();

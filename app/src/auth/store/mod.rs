@@ -1,0 +1,348 @@
+//! Where sessions live: tower-sessions' records in SQLite (one server) or
+//! Redis (several servers behind a load balancer), with the same rules in
+//! both:
+//!
+//! - **A session that was ended stays ended.** Only `create` adds a session,
+//!   under a fresh id; `save` updates a session that is still there and does
+//!   nothing otherwise, so a request or a refresh that finishes after logout
+//!   (or expiry) cannot write the session back.
+//! - **Every session of a user can be ended at once**, by subject or by the
+//!   provider's session id (`sid`): the store indexes both.
+//! - **Short locks and one-time claims** (`claim`), shared by every instance:
+//!   one refresh per session across servers, each logout token used once.
+
+mod redis;
+mod sqlite;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+
+use super::session;
+
+/// The session store the app was configured with.
+#[derive(Clone, Debug)]
+pub struct Store(Backend);
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Redis(redis::Redis),
+}
+
+/// The store could not be opened or reached at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Sqlite(#[from] ::sqlx::Error),
+    #[error("{0}")]
+    Redis(#[from] ::fred::error::Error),
+}
+
+/// What a record is filed under besides its id.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Index {
+    pub subject: Option<String>,
+    pub sid: Option<String>,
+}
+
+impl Store {
+    /// Opens (and creates, the first time) the SQLite store at `path`.
+    pub async fn sqlite(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self(Backend::Sqlite(sqlite::Sqlite::open(path).await?)))
+    }
+
+    /// Connects to Redis at `url` and checks that it answers.
+    pub async fn redis(url: &str) -> Result<Self, StoreError> {
+        Ok(Self(Backend::Redis(redis::Redis::connect(url).await?)))
+    }
+
+    /// True if the store answers now.
+    pub async fn is_reachable(&self) -> bool {
+        match &self.0 {
+            Backend::Sqlite(store) => store.ping().await,
+            Backend::Redis(store) => store.ping().await,
+        }
+    }
+
+    /// Writes `record` if its session still exists. True if it did.
+    pub(crate) async fn update_if_present(&self, record: &Record) -> session_store::Result<bool> {
+        if record.expiry_date <= OffsetDateTime::now_utc() {
+            return Ok(false);
+        }
+        let index = session::index_of(record);
+        match &self.0 {
+            Backend::Sqlite(store) => store.update_if_present(record, &index).await,
+            Backend::Redis(store) => store.update_if_present(record, &index).await,
+        }
+    }
+
+    /// The record of session `id` and its stored form, for [`Self::replace`].
+    pub(crate) async fn fetch(&self, id: &Id) -> session_store::Result<Option<(Record, String)>> {
+        let stored = match &self.0 {
+            Backend::Sqlite(store) => store.fetch(id).await?,
+            Backend::Redis(store) => store.fetch(id).await?,
+        };
+        let Some(text) = stored else {
+            return Ok(None);
+        };
+        let record = decode(&text)?;
+        Ok((record.expiry_date > OffsetDateTime::now_utc()).then_some((record, text)))
+    }
+
+    /// Writes `record` only if its session is still stored exactly as
+    /// `previous` (compare and swap): a change made meanwhile by another
+    /// request or instance is never overwritten with older data.
+    pub(crate) async fn replace(
+        &self,
+        record: &Record,
+        previous: &str,
+    ) -> session_store::Result<bool> {
+        if record.expiry_date <= OffsetDateTime::now_utc() {
+            return Ok(false);
+        }
+        let index = session::index_of(record);
+        match &self.0 {
+            Backend::Sqlite(store) => store.replace(record, &index, previous).await,
+            Backend::Redis(store) => store.replace(record, &index, previous).await,
+        }
+    }
+
+    /// Ends a session by id, whoever holds it.
+    pub(crate) async fn end(&self, id: &Id) -> session_store::Result<()> {
+        self.delete(id).await
+    }
+
+    /// Ends every session of a user; returns how many there were.
+    pub(crate) async fn end_subject(&self, subject: &str) -> session_store::Result<usize> {
+        match &self.0 {
+            Backend::Sqlite(store) => store.end_where("subject", subject).await,
+            Backend::Redis(store) => store.end_indexed("subject", subject).await,
+        }
+    }
+
+    /// The sessions of a user.
+    pub(crate) async fn sessions_of(&self, subject: &str) -> session_store::Result<Vec<Id>> {
+        let ids = match &self.0 {
+            Backend::Sqlite(store) => store.ids_where_subject(subject).await?,
+            Backend::Redis(store) => store.indexed("subject", subject).await?,
+        };
+        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+    }
+
+    /// Ends every session of one provider session (`sid`).
+    pub(crate) async fn end_sid(&self, sid: &str) -> session_store::Result<usize> {
+        match &self.0 {
+            Backend::Sqlite(store) => store.end_where("sid", sid).await,
+            Backend::Redis(store) => store.end_indexed("sid", sid).await,
+        }
+    }
+
+    /// Takes `key` for `ttl` if nobody holds it: true for the one caller, on
+    /// any instance, that got it. A lock when released with [`Self::release`],
+    /// a one-time claim when not.
+    pub(crate) async fn claim(&self, key: &str, ttl: Duration) -> session_store::Result<bool> {
+        match &self.0 {
+            Backend::Sqlite(store) => store.claim(key, ttl).await,
+            Backend::Redis(store) => store.claim(key, ttl).await,
+        }
+    }
+
+    pub(crate) async fn release(&self, key: &str) -> session_store::Result<()> {
+        match &self.0 {
+            Backend::Sqlite(store) => store.release(key).await,
+            Backend::Redis(store) => store.release(key).await,
+        }
+    }
+
+    /// Deletes expired sessions every `period`, for as long as it is polled.
+    /// Redis expires keys by itself; SQLite needs this.
+    pub async fn remove_expired_every(self, period: Duration) {
+        let Backend::Sqlite(store) = self.0 else {
+            return;
+        };
+        let mut ticks = tokio::time::interval(period);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = store.delete_expired().await {
+                tracing::warn!(%error, "expired sessions could not be removed");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for Store {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let index = session::index_of(record);
+        match &self.0 {
+            Backend::Sqlite(store) => store.create(record, &index).await,
+            Backend::Redis(store) => store.create(record, &index).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        if !self.update_if_present(record).await? {
+            tracing::debug!("not saving a session that has ended");
+        }
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let record = match &self.0 {
+            Backend::Sqlite(store) => store.load(id).await?,
+            Backend::Redis(store) => store.load(id).await?,
+        };
+        Ok(record.filter(|record| record.expiry_date > OffsetDateTime::now_utc()))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match &self.0 {
+            Backend::Sqlite(store) => store.delete(id).await,
+            Backend::Redis(store) => store.delete(id).await,
+        }
+    }
+}
+
+fn encode(record: &Record) -> session_store::Result<String> {
+    serde_json::to_string(record)
+        .map_err(|_| session_store::Error::Encode("the session record could not be encoded".into()))
+}
+
+/// The decoder's message may quote the record's content: it is not kept.
+fn decode(text: &str) -> session_store::Result<Record> {
+    serde_json::from_str(text)
+        .map_err(|_| session_store::Error::Decode("the stored session record is unreadable".into()))
+}
+
+fn backend(error: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
+
+/// The same rules, checked against each store.
+#[cfg(test)]
+pub(crate) mod contract {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn record(subject: &str, sid: &str) -> Record {
+        Record {
+            id: Id::default(),
+            data: HashMap::from([(
+                "user".to_owned(),
+                serde_json::json!({"claims": {"sub": subject, "sid": sid}}),
+            )]),
+            expiry_date: OffsetDateTime::now_utc() + time::Duration::hours(1),
+        }
+    }
+
+    pub async fn a_save_after_delete_does_not_bring_the_session_back(store: &Store) {
+        let mut record = record("u1", "s1");
+        store.create(&mut record).await.expect("create");
+        assert!(store.load(&record.id).await.expect("load").is_some());
+        store.delete(&record.id).await.expect("delete");
+        store.save(&record).await.expect("save is not an error");
+        assert!(store.load(&record.id).await.expect("load").is_none());
+        assert!(!store.update_if_present(&record).await.expect("update"));
+    }
+
+    pub async fn create_never_overwrites_and_save_updates(store: &Store) {
+        let mut first = record("u1", "s1");
+        store.create(&mut first).await.expect("create");
+        let mut clash = record("u2", "s2");
+        clash.id = first.id;
+        store.create(&mut clash).await.expect("create");
+        assert_ne!(clash.id, first.id, "a colliding id is drawn again");
+        first.data.insert("k".into(), serde_json::json!("changed"));
+        store.save(&first).await.expect("save");
+        let loaded = store.load(&first.id).await.expect("load").expect("present");
+        assert_eq!(loaded.data["k"], "changed");
+    }
+
+    pub async fn a_replace_never_overwrites_a_newer_record(store: &Store) {
+        let mut record = record("u1", "s1");
+        store.create(&mut record).await.expect("create");
+        let (mut mine, seen) = store
+            .fetch(&record.id)
+            .await
+            .expect("fetch")
+            .expect("present");
+        let (mut theirs, _) = store
+            .fetch(&record.id)
+            .await
+            .expect("fetch")
+            .expect("present");
+        theirs.data.insert("k".into(), serde_json::json!("theirs"));
+        assert!(store.replace(&theirs, &seen).await.expect("replace"));
+        mine.data.insert("k".into(), serde_json::json!("mine"));
+        assert!(
+            !store.replace(&mine, &seen).await.expect("replace"),
+            "stale"
+        );
+        let loaded = store
+            .load(&record.id)
+            .await
+            .expect("load")
+            .expect("present");
+        assert_eq!(loaded.data["k"], "theirs");
+        store.delete(&record.id).await.expect("delete");
+        assert!(
+            !store.replace(&theirs, &seen).await.expect("replace"),
+            "ended"
+        );
+        assert!(store.fetch(&record.id).await.expect("fetch").is_none());
+    }
+
+    pub async fn expired_sessions_are_not_loaded_or_updated(store: &Store) {
+        let mut old = record("u1", "s1");
+        store.create(&mut old).await.expect("create");
+        old.expiry_date = OffsetDateTime::now_utc() - time::Duration::seconds(1);
+        assert!(!store.update_if_present(&old).await.expect("update"));
+    }
+
+    pub async fn every_session_of_a_user_or_sid_ends_at_once(store: &Store) {
+        let subject = format!("user-{}", Id::default());
+        let mut a = record(&subject, "sid-a");
+        let mut b = record(&subject, "sid-b");
+        let mut other = record("someone-else", "sid-a-other");
+        for record in [&mut a, &mut b, &mut other] {
+            store.create(record).await.expect("create");
+        }
+        assert_eq!(store.end_subject(&subject).await.expect("end"), 2);
+        assert!(store.load(&a.id).await.expect("load").is_none());
+        assert!(store.load(&b.id).await.expect("load").is_none());
+        assert!(store.load(&other.id).await.expect("load").is_some());
+        assert_eq!(store.end_sid("sid-a-other").await.expect("end"), 1);
+        assert!(store.load(&other.id).await.expect("load").is_none());
+        assert_eq!(store.end_subject("nobody").await.expect("end"), 0);
+    }
+
+    pub async fn a_claim_is_had_once_until_released(store: &Store) {
+        let key = format!("test-{}", Id::default());
+        assert!(store
+            .claim(&key, Duration::from_secs(60))
+            .await
+            .expect("claim"));
+        assert!(!store
+            .claim(&key, Duration::from_secs(60))
+            .await
+            .expect("claim"));
+        store.release(&key).await.expect("release");
+        assert!(store
+            .claim(&key, Duration::from_millis(1))
+            .await
+            .expect("claim"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            store
+                .claim(&key, Duration::from_secs(60))
+                .await
+                .expect("claim"),
+            "an expired claim is free again"
+        );
+    }
+}

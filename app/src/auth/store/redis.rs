@@ -1,0 +1,309 @@
+//! The Redis store, for several servers behind a load balancer. Every write
+//! that must check and change together is one Lua script, so no other
+//! instance can come in between.
+//!
+//! Keys: `session:{id}` holds the record and expires with it;
+//! `subject:{sub}` and `sid:{sid}` are sets of session ids, kept at least as
+//! long as their longest-lived member; `claim:{key}` is a short lock.
+
+use std::time::Duration;
+
+use fred::prelude::{
+    Builder, ClientLike, Config, Expiration, KeysInterface, LuaInterface, ReconnectPolicy,
+    SetOptions, SetsInterface,
+};
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store;
+
+use super::{backend, decode, encode, Index};
+
+/// How long one command may wait for Redis before the request gets a 503.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+pub(super) struct Redis {
+    client: fred::clients::Client,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The client's own Debug would print the URL, password included.
+        f.write_str("Redis")
+    }
+}
+
+/// Writes the record (only if absent, or only if present) and files it
+/// under its index sets. KEYS: session, then index sets. ARGV: record, ttl
+/// in ms, session id, `NX` or `XX`.
+const WRITE: &str = r#"
+if not redis.call('SET', KEYS[1], ARGV[1], ARGV[4], 'PX', ARGV[2]) then
+  return 0
+end
+for i = 2, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[3])
+  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  end
+end
+return 1
+"#;
+
+/// Writes the record only if it is still stored as ARGV[5], then files it as
+/// `WRITE` does.
+const REPLACE: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[5] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'XX', 'PX', ARGV[2])
+for i = 2, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[3])
+  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  end
+end
+return 1
+"#;
+
+/// Ends every session filed under one index set. KEYS: the set.
+const END_INDEXED: &str = r#"
+local ids = redis.call('SMEMBERS', KEYS[1])
+local ended = 0
+for _, id in ipairs(ids) do
+  ended = ended + redis.call('DEL', 'session:' .. id)
+end
+redis.call('DEL', KEYS[1])
+return ended
+"#;
+
+fn session_key(id: &Id) -> String {
+    format!("session:{id}")
+}
+
+fn index_keys(index: &Index) -> Vec<String> {
+    let subject = index.subject.iter().map(|sub| format!("subject:{sub}"));
+    let sid = index.sid.iter().map(|sid| format!("sid:{sid}"));
+    subject.chain(sid).collect()
+}
+
+fn ttl_millis(record: &Record) -> i64 {
+    let left = record.expiry_date - OffsetDateTime::now_utc();
+    i64::try_from(left.whole_milliseconds())
+        .unwrap_or(i64::MAX)
+        .max(1)
+}
+
+impl Redis {
+    pub async fn connect(url: &str) -> Result<Self, fred::error::Error> {
+        let config = Config::from_url(url)?;
+        let client = Builder::from_config(config)
+            .with_connection_config(|connection| {
+                connection.connection_timeout = COMMAND_TIMEOUT;
+                connection.internal_command_timeout = COMMAND_TIMEOUT;
+            })
+            .with_performance_config(|performance| {
+                performance.default_command_timeout = COMMAND_TIMEOUT;
+            })
+            // Reconnects by itself, for ever, at most a second apart: the app
+            // recovers when Redis is back without a restart.
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 1_000, 2))
+            .build()?;
+        client.init().await?;
+        client.ping::<String>(None).await?;
+        Ok(Self { client })
+    }
+
+    pub async fn ping(&self) -> bool {
+        self.client.ping::<String>(None).await.is_ok()
+    }
+
+    /// Runs `script` with the record's keys and `[record, ttl, id, extra…]`.
+    async fn write(
+        &self,
+        script: &'static str,
+        record: &Record,
+        index: &Index,
+        extra: &[&str],
+    ) -> session_store::Result<bool> {
+        let keys: Vec<String> = std::iter::once(session_key(&record.id))
+            .chain(index_keys(index))
+            .collect();
+        let mut args = vec![
+            encode(record)?,
+            ttl_millis(record).to_string(),
+            record.id.to_string(),
+        ];
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        let written: i64 = self
+            .client
+            .eval(script, keys, args)
+            .await
+            .map_err(backend)?;
+        Ok(written == 1)
+    }
+
+    pub async fn create(&self, record: &mut Record, index: &Index) -> session_store::Result<()> {
+        // 128 random bits collided: draw again rather than overwrite.
+        while !self.write(WRITE, record, index, &["NX"]).await? {
+            record.id = Id::default();
+        }
+        Ok(())
+    }
+
+    pub async fn update_if_present(
+        &self,
+        record: &Record,
+        index: &Index,
+    ) -> session_store::Result<bool> {
+        self.write(WRITE, record, index, &["XX"]).await
+    }
+
+    pub async fn replace(
+        &self,
+        record: &Record,
+        index: &Index,
+        previous: &str,
+    ) -> session_store::Result<bool> {
+        self.write(REPLACE, record, index, &["", previous]).await
+    }
+
+    pub async fn fetch(&self, id: &Id) -> session_store::Result<Option<String>> {
+        self.client.get(session_key(id)).await.map_err(backend)
+    }
+
+    pub async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.fetch(id).await?.map(|text| decode(&text)).transpose()
+    }
+
+    pub async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let _: i64 = self.client.del(session_key(id)).await.map_err(backend)?;
+        Ok(())
+    }
+
+    /// `kind` is `subject` or `sid`, never input.
+    pub async fn end_indexed(
+        &self,
+        kind: &'static str,
+        value: &str,
+    ) -> session_store::Result<usize> {
+        let ended: i64 = self
+            .client
+            .eval(
+                END_INDEXED,
+                vec![format!("{kind}:{value}")],
+                Vec::<String>::new(),
+            )
+            .await
+            .map_err(backend)?;
+        Ok(usize::try_from(ended).unwrap_or(0))
+    }
+
+    /// The session ids filed under an index set. `kind` is never input.
+    pub async fn indexed(
+        &self,
+        kind: &'static str,
+        value: &str,
+    ) -> session_store::Result<Vec<String>> {
+        self.client
+            .smembers(format!("{kind}:{value}"))
+            .await
+            .map_err(backend)
+    }
+
+    pub async fn claim(&self, key: &str, ttl: Duration) -> session_store::Result<bool> {
+        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        let taken: Option<String> = self
+            .client
+            .set(
+                format!("claim:{key}"),
+                "1",
+                Some(Expiration::PX(millis)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await
+            .map_err(backend)?;
+        Ok(taken.is_some())
+    }
+
+    pub async fn release(&self, key: &str) -> session_store::Result<()> {
+        let _: i64 = self
+            .client
+            .del(format!("claim:{key}"))
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{contract, Store};
+
+    /// A throwaway Redis on a free loopback port, stopped when dropped.
+    struct Server(std::process::Child, u16);
+
+    impl Server {
+        async fn start() -> Self {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("a free port")
+                .port();
+            let child = std::process::Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server on PATH (scripts/setup installs it)");
+            for _ in 0..500 {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Self(child, port)
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[tokio::test]
+    async fn keeps_the_store_contract() {
+        let server = Server::start().await;
+        let store = Store::redis(&format!("redis://127.0.0.1:{}/0", server.1))
+            .await
+            .expect("store");
+        assert!(store.is_reachable().await);
+        contract::a_save_after_delete_does_not_bring_the_session_back(&store).await;
+        contract::create_never_overwrites_and_save_updates(&store).await;
+        contract::expired_sessions_are_not_loaded_or_updated(&store).await;
+        contract::a_replace_never_overwrites_a_newer_record(&store).await;
+        contract::every_session_of_a_user_or_sid_ends_at_once(&store).await;
+        contract::a_claim_is_had_once_until_released(&store).await;
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_is_an_error_at_start() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let error = Store::redis(&format!("redis://:hunter2@127.0.0.1:{port}/0"))
+            .await
+            .expect_err("nothing listens there");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+}

@@ -1,0 +1,250 @@
+//! The SQLite store: one file, for a single server (or several on one
+//! machine sharing the file).
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store;
+
+use super::{backend, decode, encode, Index};
+
+#[derive(Clone, Debug)]
+pub(super) struct Sqlite {
+    pool: SqlitePool,
+}
+
+fn now_millis() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+impl Sqlite {
+    pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await?;
+        for statement in [
+            "create table if not exists sessions (
+                id text primary key not null,
+                record text not null,
+                expires_at integer not null,
+                subject text,
+                sid text
+            )",
+            "create index if not exists sessions_subject on sessions (subject)",
+            "create index if not exists sessions_sid on sessions (sid)",
+            "create table if not exists claims (
+                key text primary key not null,
+                expires_at_ms integer not null
+            )",
+        ] {
+            sqlx::query(statement).execute(&pool).await?;
+        }
+        Ok(Self { pool })
+    }
+
+    pub async fn ping(&self) -> bool {
+        sqlx::query("select 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn create(&self, record: &mut Record, index: &Index) -> session_store::Result<()> {
+        loop {
+            let inserted = sqlx::query(
+                "insert into sessions (id, record, expires_at, subject, sid) values (?, ?, ?, ?, ?)
+                 on conflict (id) do nothing",
+            )
+            .bind(record.id.to_string())
+            .bind(encode(record)?)
+            .bind(record.expiry_date.unix_timestamp())
+            .bind(&index.subject)
+            .bind(&index.sid)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+            if inserted.rows_affected() > 0 {
+                return Ok(());
+            }
+            // 128 random bits collided: draw again rather than overwrite.
+            record.id = Id::default();
+        }
+    }
+
+    pub async fn update_if_present(
+        &self,
+        record: &Record,
+        index: &Index,
+    ) -> session_store::Result<bool> {
+        let updated = sqlx::query(
+            "update sessions set record = ?, expires_at = ?, subject = ?, sid = ? where id = ?",
+        )
+        .bind(encode(record)?)
+        .bind(record.expiry_date.unix_timestamp())
+        .bind(&index.subject)
+        .bind(&index.sid)
+        .bind(record.id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(updated.rows_affected() > 0)
+    }
+
+    pub async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.fetch(id).await?.map(|text| decode(&text)).transpose()
+    }
+
+    pub async fn fetch(&self, id: &Id) -> session_store::Result<Option<String>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("select record from sessions where id = ? and expires_at > ?")
+                .bind(id.to_string())
+                .bind(OffsetDateTime::now_utc().unix_timestamp())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        Ok(row.map(|(text,)| text))
+    }
+
+    pub async fn replace(
+        &self,
+        record: &Record,
+        index: &Index,
+        previous: &str,
+    ) -> session_store::Result<bool> {
+        let updated = sqlx::query(
+            "update sessions set record = ?, expires_at = ?, subject = ?, sid = ?
+             where id = ? and record = ?",
+        )
+        .bind(encode(record)?)
+        .bind(record.expiry_date.unix_timestamp())
+        .bind(&index.subject)
+        .bind(&index.sid)
+        .bind(record.id.to_string())
+        .bind(previous)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(updated.rows_affected() > 0)
+    }
+
+    pub async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        sqlx::query("delete from sessions where id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    /// `column` is `subject` or `sid`, never input.
+    pub async fn end_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> session_store::Result<usize> {
+        let statement = match column {
+            "subject" => "delete from sessions where subject = ?",
+            _ => "delete from sessions where sid = ?",
+        };
+        let deleted = sqlx::query(statement)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(usize::try_from(deleted.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    pub async fn ids_where_subject(&self, subject: &str) -> session_store::Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as("select id from sessions where subject = ?")
+            .bind(subject)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    pub async fn claim(&self, key: &str, ttl: Duration) -> session_store::Result<bool> {
+        let now = now_millis();
+        let until = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let taken = sqlx::query(
+            "insert into claims (key, expires_at_ms) values (?, ?)
+             on conflict (key) do update set expires_at_ms = excluded.expires_at_ms
+             where claims.expires_at_ms <= ?",
+        )
+        .bind(key)
+        .bind(until)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(taken.rows_affected() > 0)
+    }
+
+    pub async fn release(&self, key: &str) -> session_store::Result<()> {
+        sqlx::query("delete from claims where key = ?")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub async fn delete_expired(&self) -> session_store::Result<()> {
+        sqlx::query("delete from sessions where expires_at <= ?")
+            .bind(OffsetDateTime::now_utc().unix_timestamp())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        sqlx::query("delete from claims where expires_at_ms <= ?")
+            .bind(now_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{contract, Store};
+    use tower_sessions::session::Id;
+    use tower_sessions::SessionStore;
+
+    async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::sqlite(&dir.path().join("sessions.db"))
+            .await
+            .expect("store");
+        (store, dir)
+    }
+
+    #[tokio::test]
+    async fn keeps_the_store_contract() {
+        let (store, _dir) = store().await;
+        contract::a_save_after_delete_does_not_bring_the_session_back(&store).await;
+        contract::create_never_overwrites_and_save_updates(&store).await;
+        contract::expired_sessions_are_not_loaded_or_updated(&store).await;
+        contract::a_replace_never_overwrites_a_newer_record(&store).await;
+        contract::every_session_of_a_user_or_sid_ends_at_once(&store).await;
+        contract::a_claim_is_had_once_until_released(&store).await;
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_record_is_reported_without_its_content() {
+        let (store, _dir) = store().await;
+        let super::super::Backend::Sqlite(sqlite) = &store.0 else {
+            unreachable!("a SQLite store");
+        };
+        let id = Id::default();
+        sqlx::query("insert into sessions (id, record, expires_at) values (?, ?, ?)")
+            .bind(id.to_string())
+            .bind(r#"{"data": "SECRET-VALUE-IN-A-BROKEN-RECORD"}"#)
+            .bind(i64::MAX)
+            .execute(&sqlite.pool)
+            .await
+            .expect("insert");
+        let error = store.load(&id).await.expect_err("unreadable");
+        assert!(!error.to_string().contains("SECRET"), "{error}");
+    }
+}

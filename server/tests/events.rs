@@ -1,0 +1,343 @@
+//! Sessions ended from outside the app: Authgear's signed webhooks,
+//! OpenID Connect Back-Channel Logout, and the periodic check that a grant
+//! still stands. Every forged or replayed request changes nothing.
+
+#![allow(clippy::unwrap_used)] // Test code: a panic is a failed test.
+
+mod support;
+
+use hmac::Mac;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::provider::{Signing, CLIENT_SECRET, SUBJECT};
+use support::{setup, Browser, Logs, TestApp, TestProvider};
+
+const WEBHOOK_SECRET: &str = "test-webhook-secret";
+
+async fn app_with_webhooks(provider: &TestProvider) -> TestApp {
+    let app = TestApp::start_with(
+        provider.issuer(),
+        &[("AUTHGEAR_WEBHOOK_SECRET", WEBHOOK_SECRET)],
+    )
+    .await;
+    app.auth.provider_ready().await;
+    app
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Posts a webhook as Authgear does: no cookie, no Origin, a signature.
+async fn webhook(app: &TestApp, body: &Value, signature: Option<String>) -> StatusCode {
+    let body = serde_json::to_vec(body).unwrap();
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/webhooks/authgear", app.url))
+        .header("content-type", "application/json")
+        .body(body.clone());
+    if let Some(signature) = signature {
+        request = request.header("x-authgear-body-signature", signature);
+    }
+    request.send().await.unwrap().status()
+}
+
+fn event(kind: &str, subject: &str) -> Value {
+    json!({
+        "id": "0f2ba1a0-b3b6-4f1b-9a3e-000000000001",
+        "seq": 42,
+        "type": kind,
+        "payload": {"user": {"id": subject}},
+        "context": {"timestamp": 1_800_000_000},
+    })
+}
+
+async fn signed_in(browser: &Browser) -> bool {
+    !browser.viewer().await["user"].is_null()
+}
+
+#[tokio::test]
+async fn authgear_events_end_every_session_of_the_user() {
+    for kind in [
+        "user.disabled",
+        "user.deleted",
+        "user.deletion_scheduled",
+        "user.session.terminated",
+    ] {
+        let provider = TestProvider::start().await;
+        let app = app_with_webhooks(&provider).await;
+        let (phone, laptop) = (app.browser(), app.browser());
+        phone.login().await;
+        laptop.login().await;
+        let body = event(kind, SUBJECT);
+        let signature = sign(WEBHOOK_SECRET, &serde_json::to_vec(&body).unwrap());
+        assert_eq!(
+            webhook(&app, &body, Some(signature)).await,
+            StatusCode::OK,
+            "{kind}"
+        );
+        assert!(!signed_in(&phone).await, "{kind}");
+        assert!(!signed_in(&laptop).await, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn unsigned_or_forged_webhooks_change_nothing() {
+    let (logs, _guard) = Logs::capture();
+    let provider = TestProvider::start().await;
+    let app = app_with_webhooks(&provider).await;
+    let browser = app.browser();
+    browser.login().await;
+    let body = event("user.disabled", SUBJECT);
+    let bytes = serde_json::to_vec(&body).unwrap();
+    for (case, signature) in [
+        ("no signature", None),
+        ("another secret", Some(sign("not-the-secret", &bytes))),
+        ("another body", Some(sign(WEBHOOK_SECRET, b"{}"))),
+        ("not hex", Some("zz".to_owned())),
+        (
+            "truncated",
+            Some(sign(WEBHOOK_SECRET, &bytes)[..40].to_owned()),
+        ),
+    ] {
+        assert_eq!(
+            webhook(&app, &body, signature).await,
+            StatusCode::UNAUTHORIZED,
+            "{case}"
+        );
+        assert!(signed_in(&browser).await, "{case}: nothing changed");
+    }
+    assert!(!logs.text().contains(WEBHOOK_SECRET));
+
+    // Events the app does not use are acknowledged and change nothing.
+    let unused = event("user.authenticated", SUBJECT);
+    let signature = sign(WEBHOOK_SECRET, &serde_json::to_vec(&unused).unwrap());
+    assert_eq!(
+        webhook(&app, &unused, Some(signature)).await,
+        StatusCode::OK
+    );
+    assert!(signed_in(&browser).await);
+
+    // Another user's event ends only that user's sessions.
+    let other = event("user.disabled", "someone-else");
+    let signature = sign(WEBHOOK_SECRET, &serde_json::to_vec(&other).unwrap());
+    assert_eq!(webhook(&app, &other, Some(signature)).await, StatusCode::OK);
+    assert!(signed_in(&browser).await);
+}
+
+#[tokio::test]
+async fn without_a_secret_the_webhook_endpoint_is_off() {
+    let (_provider, app, browser) = setup().await;
+    browser.login().await;
+    let body = event("user.disabled", SUBJECT);
+    let signature = sign(WEBHOOK_SECRET, &serde_json::to_vec(&body).unwrap());
+    assert_eq!(
+        webhook(&app, &body, Some(signature)).await,
+        StatusCode::NOT_FOUND
+    );
+    assert!(signed_in(&browser).await);
+}
+
+#[tokio::test]
+async fn a_profile_event_makes_the_next_page_show_the_new_profile() {
+    for kind in ["user.profile.updated", "identity.email.updated"] {
+        let provider = TestProvider::start().await;
+        let app = app_with_webhooks(&provider).await;
+        let browser = app.browser();
+        browser.login().await;
+        provider.behave(|b| b.userinfo = json!({"name": "Ada King", "email": "ada@example.com"}));
+        assert_eq!(
+            browser.viewer().await["user"]["display_name"],
+            "Ada Lovelace",
+            "{kind}"
+        );
+
+        let body = event(kind, SUBJECT);
+        let signature = sign(WEBHOOK_SECRET, &serde_json::to_vec(&body).unwrap());
+        assert_eq!(
+            webhook(&app, &body, Some(signature)).await,
+            StatusCode::OK,
+            "{kind}"
+        );
+        assert_eq!(
+            browser.viewer().await["user"]["display_name"],
+            "Ada King",
+            "{kind}"
+        );
+        let calls = provider.requests("/userinfo").len();
+        browser.viewer().await;
+        assert_eq!(
+            provider.requests("/userinfo").len(),
+            calls,
+            "{kind}: fetched once"
+        );
+    }
+}
+
+async fn backchannel(app: &TestApp, token: &str) -> StatusCode {
+    reqwest::Client::new()
+        .post(format!("{}/backchannel-logout", app.url))
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_backchannel_logout_token_ends_the_matching_session_once() {
+    let (provider, app, browser) = setup().await;
+    browser.login().await;
+    let sid = provider.latest_sid();
+    let bystander = app.browser();
+    bystander.login().await;
+
+    let token = provider.logout_token(&sid, |_| {});
+    assert_eq!(backchannel(&app, &token).await, StatusCode::OK);
+    assert!(!signed_in(&browser).await, "the session of that sid ended");
+    assert!(
+        signed_in(&bystander).await,
+        "another provider session of the user did not"
+    );
+    assert_eq!(
+        backchannel(&app, &token).await,
+        StatusCode::BAD_REQUEST,
+        "a replay"
+    );
+
+    // Without a sid, every session of the subject ends.
+    let token = provider.logout_token(&sid, |claims| {
+        claims.as_object_mut().unwrap().remove("sid");
+    });
+    assert_eq!(backchannel(&app, &token).await, StatusCode::OK);
+    assert!(!signed_in(&bystander).await);
+}
+
+#[tokio::test]
+async fn hostile_logout_tokens_are_refused_and_end_nothing() {
+    let (logs, _guard) = Logs::capture();
+    let (provider, app, browser) = setup().await;
+    browser.login().await;
+    let sid = provider.latest_sid();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let remove = |claim: &'static str| -> Edit {
+        Box::new(move |c: &mut Value| {
+            c.as_object_mut().unwrap().remove(claim);
+        })
+    };
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "wrong iss",
+            Box::new(|c| c["iss"] = json!("https://evil.example")),
+        ),
+        (
+            "wrong aud",
+            Box::new(|c| c["aud"] = json!("another-client")),
+        ),
+        ("no iat", remove("iat")),
+        ("old iat", Box::new(move |c| c["iat"] = json!(now - 3600))),
+        (
+            "iat in the future",
+            Box::new(move |c| c["iat"] = json!(now + 3600)),
+        ),
+        ("expired", Box::new(move |c| c["exp"] = json!(now - 600))),
+        ("no jti", remove("jti")),
+        ("no events", remove("events")),
+        (
+            "another event",
+            Box::new(|c| c["events"] = json!({"https://example.com/other": {}})),
+        ),
+        (
+            "no sid and no sub",
+            Box::new(|c| {
+                c.as_object_mut().unwrap().remove("sid");
+                c.as_object_mut().unwrap().remove("sub");
+            }),
+        ),
+        ("a nonce", Box::new(|c| c["nonce"] = json!("n"))),
+    ];
+    for (case, edit) in cases {
+        let token = provider.logout_token(&sid, edit);
+        assert_eq!(
+            backchannel(&app, &token).await,
+            StatusCode::BAD_REQUEST,
+            "{case}"
+        );
+        assert!(signed_in(&browser).await, "{case}: nothing ended");
+    }
+    for (case, signing) in [
+        ("alg none", Signing::Unsigned),
+        ("bad signature", Signing::BadSignature),
+        (
+            "HS256 with the client secret",
+            Signing::Hs256WithClientSecret,
+        ),
+    ] {
+        provider.behave(|b| b.signing = signing);
+        let token = provider.logout_token(&sid, |_| {});
+        assert_eq!(
+            backchannel(&app, &token).await,
+            StatusCode::BAD_REQUEST,
+            "{case}"
+        );
+        assert!(signed_in(&browser).await, "{case}: nothing ended");
+    }
+    provider.behave(|b| {
+        b.signing = Signing::Rs256;
+        b.signing_key = 1; // never published
+    });
+    let token = provider.logout_token(&sid, |_| {});
+    assert_eq!(
+        backchannel(&app, &token).await,
+        StatusCode::BAD_REQUEST,
+        "unknown key"
+    );
+    assert_eq!(
+        backchannel(&app, "not.a.jwt").await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(backchannel(&app, "").await, StatusCode::BAD_REQUEST);
+    assert!(signed_in(&browser).await);
+    assert!(!logs.text().contains(CLIENT_SECRET));
+}
+
+#[tokio::test]
+async fn backchannel_logout_can_be_switched_off() {
+    let provider = TestProvider::start().await;
+    let app = TestApp::start_with(provider.issuer(), &[("BACKCHANNEL_LOGOUT", "off")]).await;
+    app.auth.provider_ready().await;
+    let browser = app.browser();
+    browser.login().await;
+    let token = provider.logout_token(&provider.latest_sid(), |_| {});
+    assert_eq!(backchannel(&app, &token).await, StatusCode::NOT_FOUND);
+    assert!(signed_in(&browser).await);
+}
+
+#[tokio::test]
+async fn a_grant_revoked_at_the_provider_ends_the_session_at_the_next_check() {
+    // Checked on every page view here; every five minutes by default.
+    let provider = TestProvider::start().await;
+    let app = TestApp::start_tuned_for(&provider, |settings| {
+        settings.liveness_interval = Some(std::time::Duration::ZERO);
+    })
+    .await;
+    let browser = app.browser();
+    browser.login().await;
+    provider.revoke_all_refresh_tokens();
+    let viewer = browser.viewer().await;
+    assert!(viewer["user"].is_null(), "{viewer}");
+    assert_eq!(viewer["notice"], "SessionEnded");
+
+    // The control: with the default interval the same revocation is not
+    // seen yet, and the page view costs no provider call.
+    let (provider, _app, browser) = setup().await;
+    browser.login().await;
+    provider.revoke_all_refresh_tokens();
+    assert!(signed_in(&browser).await);
+    assert_eq!(provider.refresh_grants(), 0);
+}
