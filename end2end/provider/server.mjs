@@ -7,8 +7,13 @@
 // Sign in with any login and any password. The login `ada` has a name and an
 // email; any other login has only a subject, so the app's name fallback shows.
 // Development only: keys, cookie keys and storage are throwaway and in memory.
+import dns from "node:dns";
 import http from "node:http";
 import Provider from "oidc-provider";
+
+// The app listens on 127.0.0.1; Node would try ::1 first for "localhost"
+// when it posts back-channel logout tokens to the app.
+dns.setDefaultResultOrder("ipv4first");
 
 const env = (name, fallback) => process.env[name] || fallback;
 const host = env("PROVIDER_HOST", "127.0.0.1");
@@ -44,6 +49,9 @@ const provider = new Provider(issuer, {
       grant_types: ["authorization_code", "refresh_token"],
       response_types: ["code"],
       token_endpoint_auth_method: "client_secret_basic",
+      // When the provider's session ends, it tells the app.
+      backchannel_logout_uri: `${appUrl}/backchannel-logout`,
+      backchannel_logout_session_required: true,
     },
   ],
 
@@ -113,10 +121,18 @@ const provider = new Provider(issuer, {
   // short PROVIDER_ACCESS_TOKEN_TTL see the provider reject it on time.
   clockTolerance: 0,
   features: {
+    backchannelLogout: { enabled: true },
     devInteractions: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     userinfo: { enabled: true },
+  },
+  // oidc-provider refuses outgoing requests to loopback addresses (an SSRF
+  // guard). This provider's only outgoing request is the back-channel logout
+  // to the app, which runs on this machine: let exactly that one through.
+  fetch(url, options) {
+    if (new URL(url).origin === new URL(appUrl).origin) delete options.dispatcher;
+    return globalThis.fetch(url, options);
   },
   // A fixed key, so browser cookies survive a provider restart.
   cookies: { keys: ["local-development-provider-cookie-key"] },
@@ -133,6 +149,10 @@ for (const type of ["grant.revoked", "end_session.success", "authorization.succe
 for (const type of ["refresh_token.consumed", "refresh_token.destroyed", "access_token.destroyed"]) {
   provider.on(type, () => record(type));
 }
+provider.on("backchannel.success", () => record("backchannel.success"));
+provider.on("backchannel.error", (_ctx, err) =>
+  record("backchannel.error", { error: String(err?.cause?.code ?? err?.message ?? err) }),
+);
 for (const type of ["grant.error", "revocation.error", "userinfo.error", "end_session.error", "authorization.error"]) {
   provider.on(type, (_ctx, err) => record(type, { error: err?.error ?? String(err) }));
 }

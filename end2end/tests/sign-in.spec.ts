@@ -191,6 +191,16 @@ test("the built site holds no client secret", async () => {
   expect(readFileSync(wasm).includes("Welcome Guest")).toBe(true);
 });
 
+test("ending the session at the provider ends it in the app (back-channel logout)", async ({ page }) => {
+  await login(page);
+  // Signed out at the provider itself, not through the app.
+  await page.goto(`${PROVIDER_URL}/session/end`);
+  await confirmSignOutAtProvider(page);
+  await expect.poll(async () => (await providerEvents()).map((event) => event.type)).toContain("backchannel.success");
+  await page.goto("/");
+  await expect(page.getByRole("heading", { name: "Welcome Guest" })).toBeVisible();
+});
+
 test("a GET of /logout shows a button and does not sign out", async ({ page }) => {
   await login(page);
   await page.goto("/logout");
