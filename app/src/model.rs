@@ -25,6 +25,9 @@ pub struct UserView {
 /// The session as shown in the JSON view.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionDetails {
+    /// RFC 3339 time at which the session ends (idle timeout or lifetime,
+    /// whichever comes first) unless activity extends it.
+    pub ends_at: String,
     pub id_token_claims: Value,
     pub userinfo: Value,
     pub tokens: TokenMeta,

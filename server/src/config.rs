@@ -144,6 +144,12 @@ impl Config {
                 })
             }
         };
+        if let Some(value) = get("SESSION_IDLE_TIMEOUT") {
+            auth.idle_timeout = parse_duration("SESSION_IDLE_TIMEOUT", &value)?;
+        }
+        if let Some(value) = get("SESSION_MAX_LIFETIME") {
+            auth.max_lifetime = parse_duration("SESSION_MAX_LIFETIME", &value)?;
+        }
         auth.liveness_interval = match get("LIVENESS_CHECK_INTERVAL").as_deref() {
             None => auth.liveness_interval,
             Some("off") => None,
@@ -500,8 +506,18 @@ mod tests {
             ("BACKCHANNEL_LOGOUT", "off"),
             ("LIVENESS_CHECK_INTERVAL", "90s"),
             ("LOG_FORMAT", "json"),
+            ("SESSION_IDLE_TIMEOUT", "30m"),
+            ("SESSION_MAX_LIFETIME", "2w"),
         ])
         .expect("valid");
+        assert_eq!(
+            config.auth.idle_timeout,
+            std::time::Duration::from_secs(1800)
+        );
+        assert_eq!(
+            config.auth.max_lifetime,
+            std::time::Duration::from_secs(1_209_600)
+        );
         assert!(config.auth.webhook_secret.is_some());
         assert!(!config.auth.backchannel_logout);
         assert_eq!(
@@ -559,6 +575,8 @@ mod tests {
             ("BACKCHANNEL_LOGOUT", "yes", "use on"),
             ("LOG_FORMAT", "xml", "text (the default) or json"),
             ("LIVENESS_CHECK_INTERVAL", "soon", "is not a duration"),
+            ("SESSION_IDLE_TIMEOUT", "1 day", "is not a duration"),
+            ("SESSION_MAX_LIFETIME", "forever", "is not a duration"),
         ] {
             let message = error(&[(var, value)]);
             assert!(

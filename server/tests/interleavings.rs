@@ -389,3 +389,49 @@ async fn a_provider_whose_discovery_names_another_issuer_is_not_used() {
         logs.text()
     );
 }
+
+#[tokio::test]
+async fn a_session_ends_at_its_idle_timeout_or_lifetime_and_says_so() {
+    type Tune = fn(&mut app::auth::AuthSettings);
+    let cases: [(&str, Tune); 2] = [
+        ("idle timeout", |settings| {
+            settings.idle_timeout = std::time::Duration::ZERO
+        }),
+        ("lifetime", |settings| {
+            settings.max_lifetime = std::time::Duration::ZERO
+        }),
+    ];
+    for (case, tune) in cases {
+        let provider = TestProvider::start().await;
+        let app = TestApp::start_tuned_for(&provider, tune).await;
+        let browser = app.browser();
+        browser.login().await;
+        let refresh_token = provider.latest_refresh_token();
+        let viewer = browser.viewer().await;
+        assert!(viewer["user"].is_null(), "{case}: {viewer}");
+        assert_eq!(viewer["notice"], "SessionEnded", "{case}");
+        assert!(
+            !provider.is_refresh_token_active(&refresh_token),
+            "{case}: revoked"
+        );
+        assert!(shows_guest(&browser).await, "{case}");
+    }
+
+    // With the defaults, the page says when the session will end.
+    let (_provider, _app, browser) = setup().await;
+    browser.login().await;
+    let ends_at = browser.viewer().await["user"]["session"]["ends_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ends_at =
+        time::OffsetDateTime::parse(&ends_at, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let in_a_week = time::OffsetDateTime::now_utc() + time::Duration::days(7);
+    assert!(
+        (ends_at - in_a_week).abs() < time::Duration::minutes(1),
+        "{ends_at}"
+    );
+    let page = browser.get("/").await.text().await.unwrap();
+    assert!(page.contains("Your session ends"), "{page}");
+}

@@ -17,7 +17,7 @@ use url::Url;
 
 use super::error::{Endpoint, IdTokenProblem, OAuthCode, Upstream};
 use super::provider;
-use super::session::UserSession;
+use super::session::{self, UserSession};
 use super::tokens::TokenSet;
 use super::{Auth, AuthError};
 use crate::paths;
@@ -197,7 +197,8 @@ pub(crate) async fn finish(
             failure,
         })?;
 
-    let encode_failed = |_| AuthError::InvalidIdToken(IdTokenProblem::Malformed);
+    let now = OffsetDateTime::now_utc();
+    let (ends_at, idle_until) = session::deadlines(auth.settings(), now);
     // The verified token's own claims, all of them: `openidconnect`'s typed
     // claims leave out those it does not model, such as `sid`.
     let claims = provider::verified_payload(&id_token.to_string())
@@ -205,14 +206,12 @@ pub(crate) async fn finish(
     Ok(UserSession {
         id_token: id_token.clone(),
         claims,
-        userinfo: serde_json::to_value(&userinfo).map_err(encode_failed)?,
-        tokens: TokenSet::from_response(
-            &response,
-            &auth.settings().scopes,
-            None,
-            OffsetDateTime::now_utc(),
-        ),
+        userinfo: serde_json::to_value(&userinfo)
+            .map_err(|_| AuthError::InvalidIdToken(IdTokenProblem::Malformed))?,
+        tokens: TokenSet::from_response(&response, &auth.settings().scopes, None, now),
         profile_stale: false,
+        ends_at,
+        idle_until,
     })
 }
 

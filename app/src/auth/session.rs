@@ -4,9 +4,10 @@
 use openidconnect::core::CoreIdToken;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use time::OffsetDateTime;
 use tower_sessions::session::{Error as SessionError, Id};
 use tower_sessions::session_store::{self, SessionStore};
-use tower_sessions::Session;
+use tower_sessions::{Expiry, Session};
 
 use super::store::{Index, Store};
 use super::tokens::TokenSet;
@@ -29,9 +30,50 @@ pub(crate) struct UserSession {
     /// the next page view.
     #[serde(default)]
     pub profile_stale: bool,
+    /// The session's lifetime ends here, whatever the activity.
+    #[serde(with = "time::serde::timestamp::milliseconds_i64")]
+    pub ends_at: OffsetDateTime,
+    /// And here, unless activity moves it on.
+    #[serde(with = "time::serde::timestamp::milliseconds_i64")]
+    pub idle_until: OffsetDateTime,
+}
+
+/// Activity moves the idle deadline on at most this often, so that a page
+/// view costs no store write.
+const ACTIVITY_GRANULARITY: time::Duration = time::Duration::minutes(1);
+
+/// A record stays in the store this long after its session ended, so that
+/// the user's next visit can say so and revoke its refresh token; then the
+/// store drops it.
+const ENDED_RECORD_KEPT: time::Duration = time::Duration::days(1);
+
+/// When a session signed in at `now` ends, by idle timeout and lifetime.
+pub(crate) fn deadlines(
+    settings: &super::AuthSettings,
+    now: OffsetDateTime,
+) -> (OffsetDateTime, OffsetDateTime) {
+    let span = |duration: std::time::Duration| {
+        time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
+    };
+    (
+        now.saturating_add(span(settings.max_lifetime)),
+        now.saturating_add(span(settings.idle_timeout)),
+    )
 }
 
 impl UserSession {
+    /// When the session ends, unless activity extends it.
+    pub fn deadline(&self) -> OffsetDateTime {
+        self.ends_at.min(self.idle_until)
+    }
+
+    /// True when the idle deadline is due to be moved on: the last move was
+    /// at least `ACTIVITY_GRANULARITY` ago.
+    pub fn activity_is_due(&self, settings: &super::AuthSettings, now: OffsetDateTime) -> bool {
+        let (_, idle_until) = deadlines(settings, now);
+        idle_until - self.idle_until >= ACTIVITY_GRANULARITY && self.idle_until < self.ends_at
+    }
+
     /// The user's subject identifier at the provider.
     pub fn subject(&self) -> Option<&str> {
         self.claims.get("sub").and_then(Value::as_str)
@@ -42,6 +84,15 @@ impl UserSession {
         UserView {
             display_name: display_name(&[&self.userinfo, &self.claims]),
             session: SessionDetails {
+                ends_at: self
+                    .deadline()
+                    .replace_millisecond(0)
+                    .ok()
+                    .and_then(|at| {
+                        at.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .unwrap_or_default(),
                 id_token_claims: self.claims.clone(),
                 userinfo: self.userinfo.clone(),
                 tokens: self.tokens.meta(),
@@ -88,6 +139,9 @@ pub(crate) async fn load(session: &Session) -> Result<Option<UserSession>, AuthE
 pub(crate) async fn begin(session: &Session, user: &UserSession) -> Result<(), AuthError> {
     session.cycle_id().await.map_err(store_failure)?;
     session.clear().await;
+    session.set_expiry(Some(Expiry::AtDateTime(
+        user.deadline() + ENDED_RECORD_KEPT,
+    )));
     session.insert(KEY, user).await.map_err(store_failure)?;
     // Saved now rather than when the response is sent: the response must
     // not say "signed in" for a session the store does not have.
@@ -124,6 +178,7 @@ pub(crate) async fn update(
         change(&mut user);
         let value = serde_json::to_value(&user).map_err(|_| AuthError::SessionStore)?;
         record.data.insert(KEY.to_owned(), value);
+        record.expiry_date = user.deadline() + ENDED_RECORD_KEPT;
         if store
             .replace(&record, &previous)
             .await
@@ -200,7 +255,6 @@ mod tests {
     use openidconnect::{AccessToken, RefreshToken};
     use serde_json::json;
     use std::str::FromStr;
-    use time::OffsetDateTime;
 
     const ACCESS: &str = "ACCESS-TOKEN-VALUE-123";
     const REFRESH: &str = "REFRESH-TOKEN-VALUE-456";
@@ -221,6 +275,8 @@ mod tests {
                 issued,
             ),
             profile_stale: false,
+            ends_at: issued + time::Duration::days(30),
+            idle_until: issued + time::Duration::days(7),
         }
     }
 
@@ -238,5 +294,33 @@ mod tests {
             Some("2027-01-15T08:00:00Z")
         );
         assert_eq!(user().subject(), Some("user-42"));
+        assert_eq!(
+            view.session.ends_at, "2027-01-22T07:00:00Z",
+            "the idle deadline, first"
+        );
+    }
+
+    #[test]
+    fn activity_moves_the_idle_deadline_at_most_once_a_minute() {
+        let settings = crate::auth::AuthSettings::new(
+            openidconnect::IssuerUrl::new("https://example.authgear.cloud".into()).expect("url"),
+            openidconnect::ClientId::new("c".into()),
+            openidconnect::ClientSecret::new("s".into()),
+            url::Url::parse("https://app.example").expect("url"),
+            axum_extra::extract::cookie::Key::generate(),
+        );
+        let signed_in = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("time");
+        let (ends_at, idle_until) = deadlines(&settings, signed_in);
+        let mut user = user();
+        user.ends_at = ends_at;
+        user.idle_until = idle_until;
+        let later = |seconds| signed_in + time::Duration::seconds(seconds);
+        assert!(!user.activity_is_due(&settings, later(59)));
+        assert!(user.activity_is_due(&settings, later(60)));
+        assert_eq!(user.deadline(), idle_until);
+        // Near the end of its lifetime, the lifetime decides.
+        user.idle_until = ends_at;
+        assert!(!user.activity_is_due(&settings, later(86_400 * 29)));
+        assert_eq!(user.deadline(), ends_at);
     }
 }

@@ -27,6 +27,10 @@ pub struct AuthSettings {
     /// After a refresh that failed without an answer (provider down, hung,
     /// connection reset), how long a session waits before trying again.
     pub refresh_retry_after: Duration,
+    /// A session ends after this long without activity…
+    pub idle_timeout: Duration,
+    /// …and this long after sign-in, whatever the activity.
+    pub max_lifetime: Duration,
     /// Verifies Authgear's webhooks; without it the webhook endpoint is off.
     pub webhook_secret: Option<WebhookSecret>,
     /// Accept Back-Channel Logout when the provider offers it.
@@ -58,6 +62,11 @@ impl AuthSettings {
             cookie_key,
             provider_timeout: Duration::from_secs(10),
             refresh_retry_after: Duration::from_secs(60),
+            // Shorter than Authgear's own refresh-token limits (30 days idle,
+            // 52 weeks in all): a cookie left on a shared computer is worth a
+            // week at most, and everyone signs in again once a month.
+            idle_timeout: Duration::from_secs(7 * 86_400),
+            max_lifetime: Duration::from_secs(30 * 86_400),
             webhook_secret: None,
             backchannel_logout: true,
             liveness_interval: Some(Duration::from_secs(5 * 60)),

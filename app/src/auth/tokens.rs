@@ -166,6 +166,25 @@ pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, A
         return Ok(Current::Guest);
     };
     let now = OffsetDateTime::now_utc();
+    if now >= user.deadline() {
+        // Idle too long, or past its lifetime: over, and its refresh token
+        // with it.
+        tracing::info!("session reached its idle timeout or lifetime");
+        logout::revoke_quietly(auth, user.tokens.refresh_token.as_ref()).await;
+        session::end(session).await?;
+        return Ok(Current::Ended);
+    }
+    let user = if user.activity_is_due(auth.settings(), now) {
+        match extend(auth, session, now).await? {
+            Some(extended) => extended,
+            None => {
+                session::end(session).await?;
+                return Ok(Current::Guest);
+            }
+        }
+    } else {
+        user
+    };
     // A provider that tells the app nothing is asked now and then whether
     // the grant still stands: a refresh fails once it was revoked.
     let confirm = user.tokens.refresh_token.is_some()
@@ -186,6 +205,23 @@ pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, A
         ));
     }
     Ok(Current::SignedIn(user))
+}
+
+/// Moves the idle deadline on: the user is active. `None` if the session
+/// ended meanwhile.
+async fn extend(
+    auth: &Auth,
+    session: &Session,
+    now: OffsetDateTime,
+) -> Result<Option<UserSession>, AuthError> {
+    let Some(id) = session.id() else {
+        return Ok(None);
+    };
+    let (_, idle_until) = session::deadlines(auth.settings(), now);
+    session::update(auth.store(), &id, |stored| {
+        stored.idle_until = idle_until.min(stored.ends_at);
+    })
+    .await
 }
 
 /// Renews the access token of a session whose token is due.

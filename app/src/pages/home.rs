@@ -80,6 +80,7 @@ fn SignedIn(
     };
     view! {
         <h1>{format!("Welcome {}", user.display_name)}</h1>
+        <p class="muted">"Your session ends " <time datetime=user.session.ends_at.clone()>{user.session.ends_at.clone()}</time> " unless you use the app before then."</p>
         <SessionView details=user.session/>
         <div class="actions">
             <ActionForm action=reload>
