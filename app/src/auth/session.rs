@@ -175,8 +175,13 @@ pub(crate) async fn update(
         else {
             return Ok(None);
         };
+        let before = serde_json::to_value(&user).map_err(|_| AuthError::SessionStore)?;
         change(&mut user);
         let value = serde_json::to_value(&user).map_err(|_| AuthError::SessionStore)?;
+        if value == before {
+            // Someone else made the change already: nothing to write.
+            return Ok(Some(user));
+        }
         record.data.insert(KEY.to_owned(), value);
         record.expiry_date = user.deadline() + ENDED_RECORD_KEPT;
         if store

@@ -175,7 +175,7 @@ pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, A
         return Ok(Current::Ended);
     }
     let user = if user.activity_is_due(auth.settings(), now) {
-        match extend(auth, session, now).await? {
+        match extend(auth, session, user, now).await? {
             Some(extended) => extended,
             None => {
                 session::end(session).await?;
@@ -207,21 +207,35 @@ pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, A
     Ok(Current::SignedIn(user))
 }
 
-/// Moves the idle deadline on: the user is active. `None` if the session
-/// ended meanwhile.
+/// Moves the idle deadline on: the user is active. Requests that arrive
+/// together all find it due; the first moves it, the others find it moved.
+/// `None` if the session ended meanwhile.
 async fn extend(
     auth: &Auth,
     session: &Session,
+    user: UserSession,
     now: OffsetDateTime,
 ) -> Result<Option<UserSession>, AuthError> {
     let Some(id) = session.id() else {
         return Ok(None);
     };
-    let (_, idle_until) = session::deadlines(auth.settings(), now);
-    session::update(auth.store(), &id, |stored| {
-        stored.idle_until = idle_until.min(stored.ends_at);
+    let settings = auth.settings();
+    let (_, idle_until) = session::deadlines(settings, now);
+    let extended = session::update(auth.store(), &id, |stored| {
+        if stored.activity_is_due(settings, now) {
+            stored.idle_until = idle_until.min(stored.ends_at);
+        }
     })
-    .await
+    .await;
+    match extended {
+        Ok(extended) => Ok(extended),
+        // A missed extension costs at most a minute of idle time: the page
+        // view goes on.
+        Err(error) => {
+            error.log("activity");
+            Ok(Some(user))
+        }
+    }
 }
 
 /// Renews the access token of a session whose token is due.
