@@ -33,7 +33,7 @@ fn sign(secret: &str, body: &[u8]) -> String {
 /// Posts a webhook as Authgear does: no cookie, no Origin, a signature.
 async fn webhook(app: &TestApp, body: &Value, signature: Option<String>) -> StatusCode {
     let body = serde_json::to_vec(body).unwrap();
-    let mut request = reqwest::Client::new()
+    let mut request = support::cookieless_client()
         .post(format!("{}/webhooks/authgear", app.url))
         .header("content-type", "application/json")
         .body(body.clone());
@@ -41,6 +41,12 @@ async fn webhook(app: &TestApp, body: &Value, signature: Option<String>) -> Stat
         request = request.header("x-authgear-body-signature", signature);
     }
     request.send().await.unwrap().status()
+}
+
+/// Posts a webhook signed with the app's secret.
+async fn signed_webhook(app: &TestApp, body: &Value) -> StatusCode {
+    let signature = sign(WEBHOOK_SECRET, &serde_json::to_vec(body).unwrap());
+    webhook(app, body, Some(signature)).await
 }
 
 fn event(kind: &str, subject: &str) -> Value {
@@ -71,12 +77,7 @@ async fn authgear_events_end_every_session_of_the_user() {
         phone.login().await;
         laptop.login().await;
         let body = event(kind, SUBJECT);
-        let signature = sign(WEBHOOK_SECRET, &serde_json::to_vec(&body).unwrap());
-        assert_eq!(
-            webhook(&app, &body, Some(signature)).await,
-            StatusCode::OK,
-            "{kind}"
-        );
+        assert_eq!(signed_webhook(&app, &body).await, StatusCode::OK, "{kind}");
         assert!(!signed_in(&phone).await, "{kind}");
         assert!(!signed_in(&laptop).await, "{kind}");
     }
@@ -112,17 +113,12 @@ async fn unsigned_or_forged_webhooks_change_nothing() {
 
     // Events the app does not use are acknowledged and change nothing.
     let unused = event("user.authenticated", SUBJECT);
-    let signature = sign(WEBHOOK_SECRET, &serde_json::to_vec(&unused).unwrap());
-    assert_eq!(
-        webhook(&app, &unused, Some(signature)).await,
-        StatusCode::OK
-    );
+    assert_eq!(signed_webhook(&app, &unused).await, StatusCode::OK);
     assert!(signed_in(&browser).await);
 
     // Another user's event ends only that user's sessions.
     let other = event("user.disabled", "someone-else");
-    let signature = sign(WEBHOOK_SECRET, &serde_json::to_vec(&other).unwrap());
-    assert_eq!(webhook(&app, &other, Some(signature)).await, StatusCode::OK);
+    assert_eq!(signed_webhook(&app, &other).await, StatusCode::OK);
     assert!(signed_in(&browser).await);
 }
 
@@ -131,11 +127,7 @@ async fn without_a_secret_the_webhook_endpoint_is_off() {
     let (_provider, app, browser) = setup().await;
     browser.login().await;
     let body = event("user.disabled", SUBJECT);
-    let signature = sign(WEBHOOK_SECRET, &serde_json::to_vec(&body).unwrap());
-    assert_eq!(
-        webhook(&app, &body, Some(signature)).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(signed_webhook(&app, &body).await, StatusCode::NOT_FOUND);
     assert!(signed_in(&browser).await);
 }
 
@@ -154,12 +146,7 @@ async fn a_profile_event_makes_the_next_page_show_the_new_profile() {
         );
 
         let body = event(kind, SUBJECT);
-        let signature = sign(WEBHOOK_SECRET, &serde_json::to_vec(&body).unwrap());
-        assert_eq!(
-            webhook(&app, &body, Some(signature)).await,
-            StatusCode::OK,
-            "{kind}"
-        );
+        assert_eq!(signed_webhook(&app, &body).await, StatusCode::OK, "{kind}");
         assert_eq!(
             browser.viewer().await["user"]["display_name"],
             "Ada King",
@@ -176,7 +163,7 @@ async fn a_profile_event_makes_the_next_page_show_the_new_profile() {
 }
 
 async fn backchannel(app: &TestApp, token: &str) -> StatusCode {
-    reqwest::Client::new()
+    support::cookieless_client()
         .post(format!("{}/backchannel-logout", app.url))
         .form(&[("logout_token", token)])
         .send()

@@ -51,7 +51,7 @@ async fn every_response_and_log_line_of_a_request_carries_its_id() {
     assert_ne!(other.to_str().unwrap(), id, "one per request");
 
     // A load balancer's id is kept, and is on the request's log lines.
-    let response = reqwest::Client::new()
+    let response = support::cookieless_client()
         .get(format!("{}/callback?state=forged", app.url))
         .header("x-request-id", "lb-7f3a")
         .send()

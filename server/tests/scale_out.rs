@@ -82,6 +82,10 @@ async fn a_redis_outage_is_a_503_and_the_app_recovers() {
     redis.stop().await;
     let page = browser.get("/").await;
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        page.headers().get_all("set-cookie").iter().next().is_none(),
+        "the session cookie is kept for when Redis is back"
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("Please try again in a moment"), "{html}");
     assert!(!html.contains("Welcome Guest"), "not a silent sign-out");

@@ -120,6 +120,7 @@ impl TestApp {
             client: Client::builder()
                 .cookie_provider(jar.clone())
                 .redirect(redirect::Policy::none())
+                .timeout(REQUEST_PATIENCE)
                 .build()
                 .expect("client"),
             jar,
@@ -137,6 +138,18 @@ pub async fn bind_loopback() -> (tokio::net::TcpListener, String) {
         listener.local_addr().expect("addr").port()
     );
     (listener, url)
+}
+
+/// No request of a test may take longer: a server that stops answering fails
+/// the test with the request's name instead of hanging the suite.
+pub const REQUEST_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A client with no cookies, as a provider or a webhook sender is.
+pub fn cookieless_client() -> Client {
+    Client::builder()
+        .timeout(REQUEST_PATIENCE)
+        .build()
+        .expect("client")
 }
 
 /// A provider, an app signed in with it, and a browser.
@@ -249,7 +262,11 @@ impl Browser {
         } else {
             format!("{}{path_or_url}", self.app)
         };
-        self.client.get(url).send().await.expect("GET")
+        self.client
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {url}: {error}"))
     }
 
     /// Starts a login and returns the provider's redirect back to `/callback`.

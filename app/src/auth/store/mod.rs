@@ -321,6 +321,17 @@ pub(crate) mod contract {
         assert_eq!(store.end_subject("nobody").await.expect("end"), 0);
     }
 
+    /// Every rule above, in turn.
+    pub async fn holds(store: &Store) {
+        assert!(store.is_reachable().await);
+        a_save_after_delete_does_not_bring_the_session_back(store).await;
+        create_never_overwrites_and_save_updates(store).await;
+        expired_sessions_are_not_loaded_or_updated(store).await;
+        a_replace_never_overwrites_a_newer_record(store).await;
+        every_session_of_a_user_or_sid_ends_at_once(store).await;
+        a_claim_is_had_once_until_released(store).await;
+    }
+
     pub async fn a_claim_is_had_once_until_released(store: &Store) {
         let key = format!("test-{}", Id::default());
         assert!(store

@@ -222,12 +222,7 @@ mod tests {
     #[tokio::test]
     async fn keeps_the_store_contract() {
         let (store, _dir) = store().await;
-        contract::a_save_after_delete_does_not_bring_the_session_back(&store).await;
-        contract::create_never_overwrites_and_save_updates(&store).await;
-        contract::expired_sessions_are_not_loaded_or_updated(&store).await;
-        contract::a_replace_never_overwrites_a_newer_record(&store).await;
-        contract::every_session_of_a_user_or_sid_ends_at_once(&store).await;
-        contract::a_claim_is_had_once_until_released(&store).await;
+        contract::holds(&store).await;
     }
 
     #[tokio::test]
