@@ -12,8 +12,7 @@ async fn probes_tell_liveness_from_readiness() {
     // Every test of this file logs to its own subscriber: a thread that logs
     // nowhere could leave the request span switched off for the others.
     let (_logs, _guard) = Logs::capture();
-    let (listener, dead) = support::bind_loopback().await;
-    drop(listener);
+    let (_reserved, dead) = support::closed_port();
     let app = TestApp::start_with(&dead, &[]).await;
     let browser = app.browser();
     assert_eq!(

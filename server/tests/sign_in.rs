@@ -380,9 +380,7 @@ async fn cross_site_logout_and_get_logout_do_not_sign_out() {
 
 #[tokio::test]
 async fn an_unreachable_provider_leaves_guests_served_and_login_unavailable() {
-    // A port that was free a moment ago: nothing answers there.
-    let (listener, dead) = support::bind_loopback().await;
-    drop(listener);
+    let (_reserved, dead) = support::closed_port();
     let app = TestApp::start_with(&dead, &[]).await;
     let browser = app.browser();
 

@@ -196,6 +196,21 @@ pub async fn wait_until_async<F: std::future::Future<Output = bool>>(
     }
 }
 
+/// A loopback address where nothing answers: the port is bound, so no other
+/// test can be given it while the socket lives, but never listened on, so
+/// connections are refused.
+pub fn closed_port() -> (tokio::net::TcpSocket, String) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("address"))
+        .expect("bind a loopback port");
+    let url = format!(
+        "http://127.0.0.1:{}",
+        socket.local_addr().expect("addr").port()
+    );
+    (socket, url)
+}
+
 /// The value of query parameter `name` in `url` (a full URL or a path).
 pub fn query_param(url: &str, name: &str) -> String {
     let url = url::Url::parse("http://localhost/")

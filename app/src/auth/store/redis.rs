@@ -278,10 +278,13 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_redis_is_an_error_at_start() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        // Bound but never listened on: connections are refused, and no other
+        // test can be given the port meanwhile.
+        let reserved = tokio::net::TcpSocket::new_v4().expect("socket");
+        reserved
+            .bind("127.0.0.1:0".parse().expect("address"))
+            .expect("bind");
+        let port = reserved.local_addr().expect("addr").port();
         let error = Store::redis(&format!("redis://:hunter2@127.0.0.1:{port}/0"))
             .await
             .expect_err("nothing listens there");
