@@ -113,3 +113,33 @@ async fn a_redis_outage_is_a_503_and_the_app_recovers() {
     again.login().await;
     assert_eq!(again.viewer().await["user"]["display_name"], "Ada Lovelace");
 }
+
+#[tokio::test]
+async fn a_logout_on_one_instance_during_a_refresh_on_another_stays_a_logout() {
+    let redis = RedisServer::start().await;
+    let provider = TestProvider::start().await;
+    let (a, b) = two_instances(&provider, &redis).await;
+    let on_a = a.browser();
+    let on_b = b.same_browser_as(&on_a);
+    login_with_a_due_token(&provider, &on_a).await;
+    let gate = Gate::new();
+    provider.behave(|b| b.refresh_gate = Some(gate.clone()));
+
+    // B starts a refresh; the user logs out on A while the provider answers.
+    let page_view = tokio::spawn({
+        let on_b = on_b.clone();
+        async move { on_b.viewer().await }
+    });
+    gate.arrival().await;
+    assert_eq!(on_a.logout().await.status(), StatusCode::FOUND);
+    gate.open();
+
+    assert!(page_view.await.unwrap()["user"].is_null());
+    let issued_by_the_refresh = provider.latest_refresh_token();
+    support::wait_until("the refreshed token is revoked", || {
+        !provider.is_refresh_token_active(&issued_by_the_refresh)
+    })
+    .await;
+    assert!(on_a.viewer().await["user"].is_null());
+    assert!(on_b.viewer().await["user"].is_null());
+}
