@@ -12,11 +12,6 @@
 //!   in flight stays ended, and the new refresh token is revoked.
 //! - **Refused** (`invalid_grant`), or a refreshed ID token that is invalid or
 //!   names another subject: the session ends and the page says so.
-//!
-//! Across several instances the store holds a short lock per session
-//! (`refresh:{session id}`): the instance that takes it refreshes, the others
-//! wait for the tokens it stores and use them.
-//!
 //! - **No answer** (provider down, hung, connection reset): the outcome is
 //!   unknown, since the provider may have rotated the token before the answer
 //!   was lost. The session keeps its tokens and the user stays signed in; the
@@ -24,6 +19,14 @@
 //!   timeout per session per period, not one per request. If the token had
 //!   been rotated, that attempt is refused and the user is told "Your session
 //!   ended", never signed out silently.
+//!
+//! Across several instances the store holds a short lock per session
+//! (`refresh:{session id}`): the instance that takes it refreshes, the others
+//! wait for the tokens it stores and use them.
+//!
+//! A refresh is also how a session checks, every `liveness_interval`, that
+//! the provider has not revoked its grant; and `current` ends sessions past
+//! their idle timeout or lifetime before anything else.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

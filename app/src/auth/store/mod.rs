@@ -39,8 +39,19 @@ enum Backend {
 pub enum StoreError {
     #[error("{0}")]
     Sqlite(#[from] ::sqlx::Error),
-    #[error("{0}")]
+    #[error("{}", redis_reason(.0))]
     Redis(#[from] ::fred::error::Error),
+}
+
+/// Redis's error in a few words: "connection refused", "authentication
+/// failed", rather than the client's debug output.
+fn redis_reason(error: &::fred::error::Error) -> String {
+    let details = error.details();
+    if details.contains("Connection refused") || details.contains("code: 111") {
+        "connection refused".to_owned()
+    } else {
+        format!("{:?}: {details}", error.kind())
+    }
 }
 
 /// What a record is filed under besides its id.

@@ -289,5 +289,6 @@ mod tests {
             .await
             .expect_err("nothing listens there");
         assert!(!error.to_string().contains("hunter2"), "{error}");
+        assert_eq!(error.to_string(), "connection refused");
     }
 }
