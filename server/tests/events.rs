@@ -162,6 +162,30 @@ async fn a_profile_event_makes_the_next_page_show_the_new_profile() {
     }
 }
 
+#[tokio::test]
+async fn a_changed_profile_the_provider_cannot_serve_costs_one_try_per_period() {
+    let provider = TestProvider::start().await;
+    let app = app_with_webhooks(&provider).await;
+    let browser = app.browser();
+    browser.login().await;
+    provider.behave(|b| b.userinfo_down = true);
+    let calls = provider.requests("/userinfo").len();
+    let body = event("user.profile.updated", SUBJECT);
+    assert_eq!(signed_webhook(&app, &body).await, StatusCode::OK);
+    for _ in 0..3 {
+        assert_eq!(
+            browser.viewer().await["user"]["display_name"],
+            "Ada Lovelace",
+            "the page shows what it has"
+        );
+    }
+    assert_eq!(
+        provider.requests("/userinfo").len(),
+        calls + 1,
+        "one try, not one per page view"
+    );
+}
+
 async fn backchannel(app: &TestApp, token: &str) -> StatusCode {
     support::cookieless_client()
         .post(format!("{}/backchannel-logout", app.url))

@@ -100,18 +100,21 @@ pub(crate) async fn authgear_webhook(
         return answer(StatusCode::OK);
     };
     let outcome = match effect {
-        Effect::EndSessions => auth.store().end_subject(&subject).await.map(|ended| {
-            tracing::info!(event = %event.kind, ended, "sessions ended by an Authgear event");
-        }),
-        _ => session::mark_profile_stale(auth.store(), &subject).await.map(|marked| {
-            tracing::info!(event = %event.kind, marked, "profiles marked for reloading by an Authgear event");
-        }),
-    };
+        Effect::EndSessions => auth
+            .store()
+            .end_subject(&subject)
+            .await
+            .map_err(session::store_error),
+        _ => session::mark_profile_stale(auth.store(), &subject).await,
+    }
+    .map(|sessions| {
+        tracing::info!(event = %event.kind, sessions, "an Authgear event applied");
+    });
     match outcome {
         Ok(()) => answer(StatusCode::OK),
         // Authgear retries what failed.
         Err(error) => {
-            tracing::warn!(%error, "an Authgear event could not be applied");
+            error.log("authgear_event");
             answer(StatusCode::SERVICE_UNAVAILABLE)
         }
     }

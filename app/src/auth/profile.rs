@@ -1,5 +1,7 @@
-//! The user's profile, fetched again from the provider on request.
+//! The user's profile, fetched again from the provider: on request, or on
+//! the first page view after the provider said it changed.
 
+use tower_sessions::session::Id;
 use tower_sessions::Session;
 
 use super::error::Endpoint;
@@ -16,6 +18,55 @@ pub(crate) async fn reload(auth: &Auth, session: &Session) -> Result<Option<()>,
     let Some(id) = session.id() else {
         return Ok(None);
     };
+    Ok(refetch(auth, &id, &user).await?.map(|_| ()))
+}
+
+/// The provider said the profile changed (an Authgear event): fetch it again
+/// now. One request, on one instance, does so; the others show what they
+/// have. If the provider does not answer, the next try waits
+/// `refresh_retry_after`, so a provider that is down costs no timeout on
+/// every page view.
+pub(crate) async fn catch_up(
+    auth: &Auth,
+    session: &Session,
+    user: Box<UserSession>,
+) -> Box<UserSession> {
+    let Some(id) = session.id() else {
+        return user;
+    };
+    let claim = format!("profile:{id}");
+    if !matches!(
+        auth.store()
+            .claim(&claim, auth.settings().refresh_retry_after)
+            .await,
+        Ok(true)
+    ) {
+        return user;
+    }
+    match refetch(auth, &id, &user).await {
+        Ok(Some(updated)) => {
+            // Done: the next event may start again at once.
+            if let Err(error) = auth.store().release(&claim).await {
+                tracing::warn!(%error, "the profile claim could not be released");
+            }
+            Box::new(updated)
+        }
+        Ok(None) => user,
+        Err(error) => {
+            error.log("profile");
+            user
+        }
+    }
+}
+
+/// Fetches userinfo with the user's access token and writes it into the
+/// session as stored now: while we waited, a refresh may have rotated its
+/// tokens, or the user may have signed out (`None`).
+async fn refetch(
+    auth: &Auth,
+    id: &Id,
+    user: &UserSession,
+) -> Result<Option<UserSession>, AuthError> {
     let userinfo = auth
         .provider()?
         .userinfo(auth.http(), &user.tokens.access_token, user.subject())
@@ -25,45 +76,9 @@ pub(crate) async fn reload(auth: &Auth, session: &Session) -> Result<Option<()>,
             failure,
         })?;
     let userinfo = serde_json::to_value(&userinfo).map_err(|_| AuthError::SessionStore)?;
-    // Written into the stored session as it is now: while we waited, a
-    // refresh may have rotated its tokens, or the user may have signed out.
-    let updated = session::update(auth.store(), &id, |stored| {
-        stored.userinfo = userinfo.clone()
-    })
-    .await?;
-    Ok(updated.map(|_| ()))
-}
-
-/// The provider said the profile changed (an Authgear event): fetch it again
-/// now. On failure the page shows what it had, and the next view tries again.
-pub(crate) async fn catch_up(
-    auth: &Auth,
-    session: &Session,
-    user: Box<UserSession>,
-) -> Box<UserSession> {
-    let (Some(id), Ok(provider)) = (session.id(), auth.provider()) else {
-        return user;
-    };
-    let userinfo = match provider
-        .userinfo(auth.http(), &user.tokens.access_token, user.subject())
-        .await
-    {
-        Ok(userinfo) => userinfo,
-        Err(failure) => {
-            tracing::warn!(%failure, "the changed profile could not be fetched");
-            return user;
-        }
-    };
-    let Ok(userinfo) = serde_json::to_value(&userinfo) else {
-        return user;
-    };
-    match session::update(auth.store(), &id, |stored| {
+    session::update(auth.store(), id, |stored| {
         stored.userinfo = userinfo.clone();
         stored.profile_stale = false;
     })
     .await
-    {
-        Ok(Some(updated)) => Box::new(updated),
-        _ => user,
-    }
 }

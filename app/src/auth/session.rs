@@ -206,15 +206,11 @@ pub(crate) async fn stored(store: &Store, id: &Id) -> Result<Option<UserSession>
 
 /// Marks the profile of every session of `subject` for reloading; returns
 /// how many sessions there were.
-pub(crate) async fn mark_profile_stale(
-    store: &Store,
-    subject: &str,
-) -> Result<usize, session_store::Error> {
+pub(crate) async fn mark_profile_stale(store: &Store, subject: &str) -> Result<usize, AuthError> {
     let mut marked = 0;
-    for id in store.sessions_of(subject).await? {
+    for id in store.sessions_of(subject).await.map_err(store_error)? {
         if update(store, &id, |user| user.profile_stale = true)
-            .await
-            .map_err(|_| session_store::Error::Backend("the session could not be updated".into()))?
+            .await?
             .is_some()
         {
             marked += 1;
@@ -241,7 +237,8 @@ fn store_failure(error: SessionError) -> AuthError {
     }
 }
 
-fn store_error(error: session_store::Error) -> AuthError {
+/// A store failure as the flow reports it; its details go to the log here.
+pub(crate) fn store_error(error: session_store::Error) -> AuthError {
     match error {
         // The backend's own words (a database error), never record content.
         session_store::Error::Backend(reason) => {

@@ -118,6 +118,8 @@ pub struct Behaviour {
     /// Refresh responses carry an ID token (edited by `refresh_id_claims`).
     pub refresh_id_token: bool,
     pub refresh_id_claims: Option<ClaimsEdit>,
+    /// The userinfo endpoint answers 503.
+    pub userinfo_down: bool,
     /// The issuer the discovery document claims.
     pub discovery_issuer: Option<String>,
 }
@@ -144,6 +146,7 @@ impl Default for Behaviour {
             refresh_id_token: false,
             refresh_id_claims: None,
             discovery_issuer: None,
+            userinfo_down: false,
         }
     }
 }
@@ -670,6 +673,9 @@ async fn userinfo(State(provider): State<TestProvider>, headers: HeaderMap) -> R
         return (StatusCode::UNAUTHORIZED, "invalid_token").into_response();
     }
     let behaviour = provider.0.behaviour.lock().unwrap().clone();
+    if behaviour.userinfo_down {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let mut claims = behaviour.userinfo;
     claims["sub"] = json!(behaviour.userinfo_sub.unwrap_or_else(|| SUBJECT.into()));
     Json(claims).into_response()

@@ -204,11 +204,7 @@ impl SessionStore for Store {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let record = match &self.0 {
-            Backend::Sqlite(store) => store.load(id).await?,
-            Backend::Redis(store) => store.load(id).await?,
-        };
-        Ok(record.filter(|record| record.expiry_date > OffsetDateTime::now_utc()))
+        Ok(self.fetch(id).await?.map(|(record, _)| record))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {

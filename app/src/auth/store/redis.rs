@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store;
 
-use super::{backend, decode, encode, Index};
+use super::{backend, encode, Index};
 
 /// How long one command may wait for Redis before the request gets a 503.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -156,10 +156,6 @@ impl Redis {
 
     pub async fn fetch(&self, id: &Id) -> session_store::Result<Option<String>> {
         self.client.get(session_key(id)).await.map_err(backend)
-    }
-
-    pub async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        self.fetch(id).await?.map(|text| decode(&text)).transpose()
     }
 
     pub async fn delete(&self, id: &Id) -> session_store::Result<()> {

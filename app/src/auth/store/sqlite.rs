@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store;
 
-use super::{backend, decode, encode, Index};
+use super::{backend, encode, Index};
 
 #[derive(Clone, Debug)]
 pub(super) struct Sqlite {
@@ -89,10 +89,6 @@ impl Sqlite {
         .await
         .map_err(backend)?;
         Ok(updated.rows_affected() > 0)
-    }
-
-    pub async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        self.fetch(id).await?.map(|text| decode(&text)).transpose()
     }
 
     pub async fn fetch(&self, id: &Id) -> session_store::Result<Option<String>> {
