@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use crate::model::Notice;
-use crate::model::{ApiError, Viewer};
+use crate::model::{AdminAccess, ApiError, SecurityCheck, Viewer};
 
 /// Who is looking at the page. Calls the provider only when the access token
 /// is due for renewal.
@@ -15,7 +15,11 @@ pub async fn current_viewer() -> Result<Viewer, ApiError> {
     use crate::auth::{current, Current};
     let (auth, session) = request_context().await?;
     let (user, notice) = match current(&auth, &session).await.map_err(to_api_error)? {
-        Current::SignedIn(user) => (Some(user.view()), None),
+        Current::SignedIn(user) => {
+            let mut view = user.view();
+            view.is_admin = view.claims.has_role(&auth.settings().admin_role);
+            (Some(view), None)
+        }
         Current::Guest => (None, None),
         Current::Ended => (None, Some(Notice::SessionEnded)),
     };
@@ -23,7 +27,69 @@ pub async fn current_viewer() -> Result<Viewer, ApiError> {
         user,
         notice,
         local_provider: auth.settings().is_local_provider(),
+        account_settings: auth.settings().account_settings.is_some(),
     })
+}
+
+/// The security page's gate: a sign-in no older than the configured step-up
+/// age. An older one sends the browser through the provider again; a user
+/// who cannot sign in again is told why instead.
+#[server(endpoint = "security")]
+pub async fn security_gate() -> Result<SecurityCheck, ApiError> {
+    use crate::auth::{current, rfc3339, Current};
+    use axum::http::StatusCode;
+    let (auth, session) = request_context().await?;
+    let Current::SignedIn(user) = current(&auth, &session).await.map_err(to_api_error)? else {
+        respond(Some(StatusCode::UNAUTHORIZED));
+        return Ok(SecurityCheck::SignedOut);
+    };
+    let claims = user.claims();
+    let max_age = time::Duration::try_from(auth.settings().step_up_max_age)
+        .unwrap_or(time::Duration::ZERO);
+    let now = time::OffsetDateTime::now_utc();
+    match user.signed_in_at() {
+        Some(at) if at + max_age > now => Ok(SecurityCheck::Confirmed {
+            signed_in_at: rfc3339(at).unwrap_or_default(),
+            recent_until: rfc3339(at + max_age).unwrap_or_default(),
+            methods: claims.amr,
+        }),
+        _ if !claims.can_reauthenticate => {
+            respond(Some(StatusCode::FORBIDDEN));
+            Ok(SecurityCheck::CannotReauthenticate)
+        }
+        _ => {
+            let to = format!(
+                "{}?return_to={}",
+                crate::paths::REAUTHENTICATE,
+                crate::paths::SECURITY
+            );
+            leptos_axum::redirect(&to);
+            Ok(SecurityCheck::Reauthenticating { to })
+        }
+    }
+}
+
+/// The admin page's gate: the configured role, from the provider's claims.
+#[server(endpoint = "admin")]
+pub async fn admin_gate() -> Result<AdminAccess, ApiError> {
+    use crate::auth::{current, Current};
+    use axum::http::StatusCode;
+    let (auth, session) = request_context().await?;
+    let role = auth.settings().admin_role.clone();
+    let Current::SignedIn(user) = current(&auth, &session).await.map_err(to_api_error)? else {
+        respond(Some(StatusCode::UNAUTHORIZED));
+        return Ok(AdminAccess::SignedOut);
+    };
+    if user.claims().has_role(&role) {
+        Ok(AdminAccess::Granted {
+            role,
+            name: user.view().display_name,
+        })
+    } else {
+        tracing::info!(kind = "forbidden", status = 403, "admin page refused: role missing");
+        respond(Some(StatusCode::FORBIDDEN));
+        Ok(AdminAccess::Forbidden { role })
+    }
 }
 
 /// Fetches the user's profile again from the provider's userinfo endpoint,
@@ -87,11 +153,7 @@ fn respond(status: Option<axum::http::StatusCode>) {
 /// workings: those go to the log.
 #[cfg(feature = "ssr")]
 fn to_api_error(error: crate::auth::AuthError) -> ApiError {
-    use crate::auth::AuthError;
     error.log("server_fn");
     respond(Some(error.status()));
-    match error {
-        AuthError::SessionStore | AuthError::HttpClient => ApiError::Internal,
-        _ => ApiError::Unavailable,
-    }
+    error.into()
 }

@@ -4,6 +4,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod auth;
+pub mod claims;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod csp;
@@ -16,7 +17,11 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment};
 
-use pages::{home::HomePage, logout::LogoutPage, not_found::NotFound};
+use components::{SiteHeader, ViewerState};
+use pages::{
+    admin::AdminPage, home::HomePage, logout::LogoutPage, not_found::NotFound,
+    security::SecurityPage,
+};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -28,6 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -42,16 +48,22 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    ViewerState::provide();
     view! {
         <Stylesheet id="leptos" href=paths::STYLESHEET/>
         <Title text="Authgear + Leptos"/>
         <Router>
-            <main>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <SiteHeader/>
+            <main id="main">
                 // `Async`: the server waits for the session, then sends a
-                // complete page, so it works without JavaScript too.
+                // complete page, so it works without JavaScript too, and
+                // can answer with the page's status (401, 403).
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment(paths::segment(paths::HOME)) view=HomePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment(paths::segment(paths::LOGOUT)) view=LogoutPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment(paths::segment(paths::SECURITY)) view=SecurityPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment(paths::segment(paths::ADMIN)) view=AdminPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

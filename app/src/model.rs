@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::claims::UserClaims;
+
 /// What the home page needs to know about whoever is looking at it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Viewer {
@@ -13,13 +15,53 @@ pub struct Viewer {
     pub notice: Option<Notice>,
     /// True when the app talks to the local development provider, not Authgear.
     pub local_provider: bool,
+    /// The provider has an account settings page to link to.
+    pub account_settings: bool,
 }
 
 /// A signed-in user, as the page shows them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UserView {
     pub display_name: String,
+    pub claims: UserClaims,
+    /// RFC 3339 time of the user's last sign-in at the provider (`auth_time`).
+    pub signed_in_at: Option<String>,
+    /// The user holds the role that opens the admin page.
+    pub is_admin: bool,
     pub session: SessionDetails,
+}
+
+/// The security page: it needs a recent sign-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SecurityCheck {
+    SignedOut,
+    /// The user signed in recently enough.
+    Confirmed {
+        /// RFC 3339 times: the sign-in, and when it stops counting as recent.
+        signed_in_at: String,
+        recent_until: String,
+        methods: Vec<String>,
+    },
+    /// The sign-in is too old; the browser is being sent to `to`.
+    Reauthenticating { to: String },
+    /// The account has no way to sign in again (an anonymous user).
+    CannotReauthenticate,
+}
+
+/// The admin page: only for users with the admin role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdminAccess {
+    SignedOut,
+    Forbidden { role: String },
+    Granted { role: String, name: String },
+}
+
+/// What the JSON API (`paths::USERINFO_API`) answers: the protected API's
+/// response, and how long the access token the server used stays valid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiCall {
+    pub response: Value,
+    pub access_token_expires_in: Option<u64>,
 }
 
 /// The session as shown in the JSON view.

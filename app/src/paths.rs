@@ -4,6 +4,20 @@
 pub const HOME: &str = "/";
 /// Starts a sign-in at the provider (`?return_to=/path` to come back there).
 pub const LOGIN: &str = "/login";
+/// Starts a sign-up: the provider's sign-up page instead of its sign-in page.
+pub const SIGNUP: &str = "/signup";
+/// Asks the signed-in user to sign in again (`?return_to=/path`).
+pub const REAUTHENTICATE: &str = "/reauthenticate";
+/// Sends the user to the provider's account settings page; their profile is
+/// fetched again when they come back.
+pub const ACCOUNT_SETTINGS: &str = "/account-settings";
+/// A page that needs a recent sign-in.
+pub const SECURITY: &str = "/security";
+/// A page for users with the admin role.
+pub const ADMIN: &str = "/admin";
+/// JSON: the provider's userinfo API, called on the user's behalf with the
+/// access token the server holds.
+pub const USERINFO_API: &str = "/api/userinfo";
 /// Where the provider sends the browser back; registered at the provider.
 pub const CALLBACK: &str = "/callback";
 /// The page with the logout button (the sign-out itself is a POST).

@@ -4,8 +4,15 @@
 //
 //   node end2end/provider/server.mjs        (or `npm run provider` in end2end/)
 //
-// Sign in with any login and any password. The login `ada` has a name and an
-// email; any other login has only a subject, so the app's name fallback shows.
+// Sign in with any login and any password. The demo users (see `users`) have
+// Authgear's claims: `ada` is an admin with a verified email, `grace` has an
+// unverified one and no role, `anon` is an anonymous user who cannot sign in
+// again; any other login has only a subject, so the app's name fallback shows.
+// Like Authgear it opens its sign-up page for `x_page=signup`, reads
+// `ui_locales` and `x_color_scheme`, serves an account settings page at
+// `/settings`, and signs out without a confirmation page when the logout
+// carries an `id_token_hint`. Its sign-in form can also backdate a sign-in
+// ("signed in minutes ago"), so the app's step-up can be tried without waiting.
 // Development only: keys, cookie keys and storage are throwaway and in memory.
 import dns from "node:dns";
 import http from "node:http";
@@ -24,9 +31,31 @@ const issuer = env("PROVIDER_ISSUER", `http://127.0.0.1:${port}`);
 const appUrl = env("APP_URL", "http://localhost:3000");
 const accessTokenTtl = Number(env("PROVIDER_ACCESS_TOKEN_TTL", "3600"));
 
-const profiles = {
-  ada: { name: "Ada Lovelace", email: "ada@example.com", email_verified: true },
+// Authgear's own claims, in the ID token and in userinfo.
+const AUTHGEAR = "https://authgear.com/claims/user/";
+const users = {
+  ada: {
+    name: "Ada Lovelace",
+    email: "ada@example.com",
+    email_verified: true,
+    roles: ["admin"],
+    custom_attributes: { team: "Analytical Engine" },
+  },
+  grace: { name: "Grace Hopper", email: "grace@example.com", email_verified: false, roles: [] },
+  anon: { anonymous: true },
 };
+
+function claimsOf(id) {
+  const { anonymous = false, roles = [], ...profile } = users[id] ?? {};
+  return {
+    sub: id,
+    ...profile,
+    [`${AUTHGEAR}is_anonymous`]: anonymous,
+    [`${AUTHGEAR}is_verified`]: profile.email_verified === true,
+    [`${AUTHGEAR}can_reauthenticate`]: !anonymous,
+    [`${AUTHGEAR}roles`]: roles,
+  };
+}
 
 // What happened, for tests that must prove a side effect on the provider
 // (a refresh, a revocation, a logout) rather than infer it from the app.
@@ -38,6 +67,37 @@ const record = (type, detail = {}) => {
   // Bounded, so a long development session does not grow without limit.
   if (events.length > 1000) events.shift();
 };
+
+const escape = (text) =>
+  String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(title, body, scheme = "light") {
+  const dark = scheme === "dark";
+  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>${escape(title)}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;
+background:${dark ? "#14171f" : "#f6f7fb"};color:${dark ? "#e8eaf0" : "#1d2433"}}
+label{display:block;margin:.75rem 0 .25rem}input{font:inherit;padding:.4rem;width:100%;box-sizing:border-box}
+button{font:inherit;margin:1rem .5rem 0 0;padding:.5rem 1rem}.hint{font-size:.85rem;opacity:.8}</style>
+</head><body data-color-scheme="${escape(scheme)}"><main>${body}</main></body></html>`;
+}
+
+// Authgear signs out at once when the logout names the session's ID token
+// (`id_token_hint`); only a logout without one asks first.
+function logoutSource(ctx, form) {
+  const hinted = Boolean(ctx.oidc.params.id_token_hint);
+  const submit = hinted
+    ? `<script>const f = document.getElementById("op.logoutForm");
+const yes = Object.assign(document.createElement("input"), { type: "hidden", name: "logout", value: "yes" });
+f.appendChild(yes); f.submit();</script>`
+    : "";
+  ctx.body = page(
+    "Sign out",
+    `${form}<h1>Sign out</h1><p>Do you want to sign out of the local provider?</p>
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button>${submit}`,
+  );
+}
 
 const provider = new Provider(issuer, {
   clients: [
@@ -52,14 +112,20 @@ const provider = new Provider(issuer, {
       // When the provider's session ends, it tells the app.
       backchannel_logout_uri: `${appUrl}/backchannel-logout`,
       backchannel_logout_session_required: true,
+      // Authgear's ID tokens always say when the user signed in.
+      require_auth_time: true,
     },
   ],
+  // Authgear's authorization parameters beyond the standard ones.
+  extraParams: ["x_page", "x_color_scheme"],
+  // The ID token carries the profile and Authgear's claims, as Authgear's does.
+  conformIdTokenClaims: false,
 
   async findAccount(_ctx, id) {
     return {
       accountId: id,
       async claims() {
-        return { sub: id, ...profiles[id] };
+        return claimsOf(id);
       },
     };
   },
@@ -67,7 +133,18 @@ const provider = new Provider(issuer, {
   // Authgear's userinfo returns the profile for `openid` alone, without the
   // `profile`/`email` scopes, and the app asks for no more than that.
   claims: {
-    openid: ["sub", "name", "email", "email_verified"],
+    amr: null,
+    openid: [
+      "sub",
+      "name",
+      "email",
+      "email_verified",
+      "custom_attributes",
+      `${AUTHGEAR}is_anonymous`,
+      `${AUTHGEAR}is_verified`,
+      `${AUTHGEAR}can_reauthenticate`,
+      `${AUTHGEAR}roles`,
+    ],
   },
   scopes: ["openid", "offline_access"],
 
@@ -122,9 +199,10 @@ const provider = new Provider(issuer, {
   clockTolerance: 0,
   features: {
     backchannelLogout: { enabled: true },
-    devInteractions: { enabled: true },
+    // The sign-in pages are this file's own (see `interaction`).
+    devInteractions: { enabled: false },
     revocation: { enabled: true },
-    rpInitiatedLogout: { enabled: true },
+    rpInitiatedLogout: { enabled: true, logoutSource },
     userinfo: { enabled: true },
   },
   // oidc-provider refuses outgoing requests to loopback addresses (an SSRF
@@ -170,15 +248,116 @@ const json = (res, status, body) => {
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
   res.end(JSON.stringify(body));
 };
+const readForm = async (req) => {
+  let body = "";
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > 16_384) break;
+  }
+  return new URLSearchParams(body);
+};
+const html = (res, status, body) => {
+  res.writeHead(status, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+  res.end(body);
+};
+
+// The sign-in, sign-up and "confirm it's you" pages, like Authgear's.
+function signInPage({ uid, params, prompt }, error = "") {
+  const signup = params.x_page === "signup";
+  const reauth = prompt.reasons.includes("login_prompt") && Boolean(params.id_token_hint);
+  const title = signup ? "Create your account" : reauth ? "Confirm it's you" : "Sign in";
+  const action = signup ? "Create account" : reauth ? "Confirm" : "Sign in";
+  return page(
+    title,
+    `<h1>${title}</h1>
+<p class="hint">Local development provider. Any login and password work; try <code>ada</code>
+(admin), <code>grace</code> (unverified email) or <code>anon</code> (anonymous).</p>
+<p class="hint" data-testid="ui-locales">Languages: ${escape(params.ui_locales || "not given")}</p>
+<p class="hint" data-testid="color-scheme">Theme: ${escape(params.x_color_scheme || "not given")}</p>
+${error ? `<p role="alert">${escape(error)}</p>` : ""}
+<form method="post" action="/interaction/${escape(uid)}">
+<label for="login">Login</label><input id="login" name="login" autocomplete="username" autofocus>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password">
+<label for="age">Signed in minutes ago (to try step-up)</label><input id="age" name="minutes_ago" inputmode="numeric" value="0">
+<button type="submit">${action}</button><button type="submit" name="cancel" value="yes">Cancel</button>
+</form>`,
+    params.x_color_scheme,
+  );
+}
+
+async function interaction(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { prompt, params, session } = details;
+  const finish = (result) =>
+    provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+  if (prompt.name === "consent") {
+    // A first-party client: Authgear asks no consent.
+    const grant = new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    grant.addOIDCScope(String(params.scope));
+    return finish({ consent: { grantId: await grant.save() } });
+  }
+  if (req.method !== "POST") return html(res, 200, signInPage(details));
+  const form = await readForm(req);
+  if (form.get("cancel")) {
+    return finish({ error: "access_denied", error_description: "The user cancelled the sign-in." });
+  }
+  const login = (form.get("login") ?? "").trim().toLowerCase();
+  if (!/^[a-z0-9._-]{1,64}$/.test(login)) {
+    return html(res, 400, signInPage(details, "Type a login: letters, digits, dots, dashes."));
+  }
+  if (params.x_page === "signup" && !users[login]) {
+    users[login] = { name: login, email: `${login}@example.com`, email_verified: false };
+    record("signup", { login });
+  }
+  const minutesAgo = Math.max(0, Number(form.get("minutes_ago")) || 0);
+  const ts = Math.floor(Date.now() / 1000) - Math.floor(minutesAgo * 60);
+  record("login", { login, prompt: params.prompt ?? null, max_age: params.max_age ?? null });
+  return finish({ login: { accountId: login, ts, amr: ["pwd"] } });
+}
+
+// A stand-in for Authgear's account settings page (`<issuer>/settings`):
+// change the display name, then go back to the app.
+async function settings(req, res) {
+  const ctx = provider.createContext(req, res);
+  const session = await provider.Session.get(ctx);
+  const id = session.accountId;
+  if (!id) return html(res, 401, page("Account settings", "<h1>Account settings</h1><p>You are not signed in here.</p>"));
+  if (req.method === "POST") {
+    const name = (await readForm(req)).get("name")?.trim().slice(0, 100);
+    users[id] = { ...users[id], ...(name ? { name } : {}) };
+    record("profile.updated", { login: id });
+  }
+  const user = claimsOf(id);
+  return html(
+    res,
+    200,
+    page(
+      "Account settings",
+      `<h1>Account settings</h1><p>Signed in as <code>${escape(id)}</code>.</p>
+<form method="post" action="/settings"><label for="name">Name</label>
+<input id="name" name="name" value="${escape(user.name)}" autocomplete="name">
+<button type="submit">Save</button></form>
+<p><a href="${escape(appUrl)}/">Back to the app</a></p>`,
+    ),
+  );
+}
+
 const callback = provider.callback();
-const server = http.createServer((req, res) => {
+const server = http.createServer(async (req, res) => {
   const path = req.url.split("?")[0];
-  if (path === "/__test__/events" && req.method === "GET") return json(res, 200, events);
-  if (path === "/__test__/tokens" && req.method === "GET") return json(res, 200, issued);
-  if (path === "/__test__/reset" && req.method === "POST") {
-    events.length = 0;
-    issued.length = 0;
-    return json(res, 200, { ok: true });
+  try {
+    if (path === "/__test__/events" && req.method === "GET") return json(res, 200, events);
+    if (path === "/__test__/tokens" && req.method === "GET") return json(res, 200, issued);
+    if (path === "/__test__/reset" && req.method === "POST") {
+      events.length = 0;
+      issued.length = 0;
+      return json(res, 200, { ok: true });
+    }
+    if (path.startsWith("/interaction/")) return await interaction(req, res);
+    if (path === "/settings") return await settings(req, res);
+  } catch (error) {
+    console.error(error);
+    return html(res, 400, page("Error", `<h1>Something went wrong</h1><p>${escape(error.message)}</p>`));
   }
   return callback(req, res);
 });

@@ -2,13 +2,20 @@
 import { expect, type Page } from "@playwright/test";
 import { PROVIDER_URL } from "./servers";
 
-export async function signInAtProvider(page: Page, login: string): Promise<void> {
-  await page.waitForURL(`${PROVIDER_URL}/**`);
-  await page.locator('input[name="login"]').fill(login);
-  await page.locator('input[name="password"]').fill("any password");
-  await page.getByRole("button", { name: "Sign-in" }).click();
+/** Fills the provider's sign-in (or sign-up, or confirm) form and submits it. */
+export async function signInAtProvider(
+  page: Page,
+  login: string,
+  { minutesAgo = 0, button = "Sign in" }: { minutesAgo?: number; button?: string } = {},
+): Promise<void> {
+  await page.waitForURL(`${PROVIDER_URL}/interaction/**`);
+  await page.getByLabel("Login").fill(login);
+  await page.getByLabel("Password").fill("any password");
+  await page.getByLabel("Signed in minutes ago").fill(String(minutesAgo));
+  await page.getByRole("button", { name: button, exact: true }).click();
 }
 
+/** A logout without `id_token_hint` asks first, as Authgear's does. */
 export async function confirmSignOutAtProvider(page: Page): Promise<void> {
   await page.waitForURL(`${PROVIDER_URL}/session/end**`);
   await expect(page.getByRole("button", { name: "Yes, sign me out" })).toBeVisible();
@@ -22,7 +29,7 @@ export async function issuedTokens(): Promise<string[]> {
 }
 
 /** What the provider has recorded: refreshes, revocations, end-session calls. */
-export async function providerEvents(): Promise<{ type: string }[]> {
+export async function providerEvents(): Promise<{ type: string; [detail: string]: unknown }[]> {
   const response = await fetch(`${PROVIDER_URL}/__test__/events`);
   return response.json();
 }

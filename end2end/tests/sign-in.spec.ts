@@ -126,7 +126,7 @@ test("sign in, see the session, stay signed in across reloads and restarts, sign
   const endSessionUrl = new URL((await endSession).url());
   expect(endSessionUrl.searchParams.get("id_token_hint")).toBeTruthy();
   expect(endSessionUrl.searchParams.get("post_logout_redirect_uri")).toBe("http://localhost:3000/");
-  await confirmSignOutAtProvider(page);
+  // With a matching id_token_hint the provider signs out without asking, as Authgear does.
   await page.waitForURL("http://localhost:3000/");
   await expect(page.getByRole("heading", { name: "Welcome Guest" })).toBeVisible();
   const events = (await providerEvents()).map((event) => event.type);
@@ -222,6 +222,7 @@ test.describe("without JavaScript", () => {
     await expect(page.locator("#session-json")).toBeVisible();
 
     await page.getByRole("button", { name: "Logout" }).click();
+    // Without JavaScript the provider's page cannot send itself: one click.
     await confirmSignOutAtProvider(page);
     await page.waitForURL("http://localhost:3000/");
     await expect(page.getByRole("heading", { name: "Welcome Guest" })).toBeVisible();

@@ -155,6 +155,32 @@ impl Config {
             Some("off") => None,
             Some(value) => Some(parse_duration("LIVENESS_CHECK_INTERVAL", value)?),
         };
+        if let Some(value) = get("STEP_UP_MAX_AGE") {
+            auth.step_up_max_age = parse_duration("STEP_UP_MAX_AGE", &value)?;
+        }
+        if let Some(role) = get("ADMIN_ROLE") {
+            if role.len() > 128 || role.chars().any(char::is_whitespace) {
+                return Err(ConfigError::Invalid {
+                    var: "ADMIN_ROLE",
+                    reason: "use one role key as the Authgear portal shows it, e.g. admin".into(),
+                });
+            }
+            auth.admin_role = role;
+        }
+        let account_settings = match get("AUTHGEAR_ACCOUNT_SETTINGS").as_deref() {
+            None => None,
+            Some("on") => Some(true),
+            Some("off") => Some(false),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "AUTHGEAR_ACCOUNT_SETTINGS",
+                    reason: "use on (link to <issuer>/settings) or off; by default the link is \
+                             shown for *.authgear.cloud and the local provider"
+                        .into(),
+                })
+            }
+        };
+        let auth = auth.with_account_settings(account_settings);
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -539,6 +565,46 @@ mod tests {
     }
 
     #[test]
+    fn feature_settings() {
+        let defaults = config(&[]).expect("valid");
+        assert_eq!(defaults.auth.step_up_max_age, std::time::Duration::from_secs(300));
+        assert_eq!(defaults.auth.admin_role, "admin");
+        let config = config(&[("STEP_UP_MAX_AGE", "15m"), ("ADMIN_ROLE", "ops:admin")]).expect("valid");
+        assert_eq!(config.auth.step_up_max_age, std::time::Duration::from_secs(900));
+        assert_eq!(config.auth.admin_role, "ops:admin");
+    }
+
+    #[test]
+    fn the_account_settings_link_follows_the_provider() {
+        let link = |vars: &[(&str, &str)]| {
+            config(vars)
+                .expect("valid")
+                .auth
+                .account_settings
+                .map(|url| url.to_string())
+        };
+        let domain = |domain| [("AUTHGEAR_DOMAIN", domain)];
+        assert_eq!(
+            link(&domain("myapp.authgear.cloud")).as_deref(),
+            Some("https://myapp.authgear.cloud/settings")
+        );
+        assert_eq!(
+            link(&domain("http://127.0.0.1:4000")).as_deref(),
+            Some("http://127.0.0.1:4000/settings")
+        );
+        // A custom domain may be Authgear or not: the operator says.
+        assert_eq!(link(&domain("auth.example.com")), None);
+        assert_eq!(
+            link(&[("AUTHGEAR_DOMAIN", "auth.example.com"), ("AUTHGEAR_ACCOUNT_SETTINGS", "on")]).as_deref(),
+            Some("https://auth.example.com/settings")
+        );
+        assert_eq!(
+            link(&[("AUTHGEAR_DOMAIN", "myapp.authgear.cloud"), ("AUTHGEAR_ACCOUNT_SETTINGS", "off")]),
+            None
+        );
+    }
+
+    #[test]
     fn durations_are_read_as_people_write_them() {
         for (value, seconds) in [
             ("90s", 90),
@@ -577,6 +643,9 @@ mod tests {
             ("LIVENESS_CHECK_INTERVAL", "soon", "is not a duration"),
             ("SESSION_IDLE_TIMEOUT", "1 day", "is not a duration"),
             ("SESSION_MAX_LIFETIME", "forever", "is not a duration"),
+            ("STEP_UP_MAX_AGE", "5 minutes", "is not a duration"),
+            ("ADMIN_ROLE", "site admin", "one role key"),
+            ("AUTHGEAR_ACCOUNT_SETTINGS", "yes", "use on"),
         ] {
             let message = error(&[(var, value)]);
             assert!(

@@ -36,6 +36,12 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
+        // Asks browsers for their light or dark scheme on later requests, so
+        // that `/login` can pass it on to Authgear (`x_color_scheme`).
+        (
+            header::HeaderName::from_static("accept-ch"),
+            "Sec-CH-Prefers-Color-Scheme",
+        ),
     ];
     if https {
         security_headers.push((

@@ -185,7 +185,7 @@ async fn a_provider_error_is_named_and_its_free_text_is_not_echoed() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let page = response.text().await.unwrap();
     assert!(
-        page.contains("The sign-in was cancelled (access_denied)"),
+        page.contains("Sign-in cancelled") && page.contains("You cancelled the sign-in"),
         "{page}"
     );
     assert!(

@@ -38,6 +38,19 @@ pub enum AuthError {
     SessionStore,
     #[error("the HTTP client could not be built")]
     HttpClient,
+    #[error("the step-up sign-in did not count: {0}")]
+    StepUp(StepUpProblem),
+    #[error("the user has no way to sign in again")]
+    CannotReauthenticate,
+}
+
+/// Why a step-up sign-in (`prompt=login`) was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StepUpProblem {
+    #[error("another user signed in")]
+    OtherUser,
+    #[error("the ID token's auth_time is not after the step-up began")]
+    NotFresh,
 }
 
 /// An OAuth error code as a provider (or whoever forged the callback) sent
@@ -137,8 +150,23 @@ impl AuthError {
             ProviderDenied(_) | NoLoginInProgress | StateMismatch | MissingCode | CodeRejected => {
                 StatusCode::BAD_REQUEST
             }
-            Provider { .. } | MissingIdToken | InvalidIdToken(_) => StatusCode::BAD_GATEWAY,
+            StepUp(StepUpProblem::OtherUser) | CannotReauthenticate => StatusCode::FORBIDDEN,
+            Provider { .. } | MissingIdToken | InvalidIdToken(_) | StepUp(StepUpProblem::NotFresh) => {
+                StatusCode::BAD_GATEWAY
+            }
             ProviderUnavailable | SessionStore | HttpClient => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The problem page's heading.
+    pub fn title(&self) -> &'static str {
+        use AuthError::*;
+        match self {
+            ProviderUnavailable | HttpClient | SessionStore => "Sign-in is unavailable",
+            ProviderDenied(code) if code.as_str() == "access_denied" => "Sign-in cancelled",
+            NoLoginInProgress => "This sign-in has expired",
+            StepUp(_) | CannotReauthenticate => "We could not confirm it's you",
+            _ => "We could not sign you in",
         }
     }
 
@@ -150,7 +178,7 @@ impl AuthError {
                 "Sign-in is unavailable right now. Please try again in a moment.".into()
             }
             ProviderDenied(code) if code.as_str() == "access_denied" => {
-                "The sign-in was cancelled (access_denied).".into()
+                "You cancelled the sign-in at the identity provider, so nothing changed.".into()
             }
             ProviderDenied(code) => format!("The sign-in did not complete ({code})."),
             NoLoginInProgress => {
@@ -164,6 +192,16 @@ impl AuthError {
                     .into()
             }
             SessionStore => "We could not save your session. Please try again.".into(),
+            StepUp(StepUpProblem::OtherUser) => {
+                "You signed in as a different user. You are still signed in as before; sign in as yourself to continue."
+                    .into()
+            }
+            StepUp(StepUpProblem::NotFresh) => {
+                "The identity provider did not confirm a new sign-in. Please try again.".into()
+            }
+            CannotReauthenticate => {
+                "Your account has no password or other sign-in method to confirm it's you with.".into()
+            }
         }
     }
 
@@ -189,6 +227,8 @@ impl AuthError {
             InvalidIdToken(_) => "invalid_id_token",
             SessionStore => "session_store",
             HttpClient => "http_client",
+            StepUp(_) => "step_up",
+            CannotReauthenticate => "cannot_reauthenticate",
         }
     }
 
@@ -203,6 +243,17 @@ impl AuthError {
     }
 }
 
+/// What a server function or the JSON API tells the browser: what it can act
+/// on, nothing of the server's inner workings (the log has those).
+impl From<AuthError> for crate::model::ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::SessionStore | AuthError::HttpClient => Self::Internal,
+            _ => Self::Unavailable,
+        }
+    }
+}
+
 /// The friendly sign-in problem page, with the error's status and one log event.
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
@@ -213,7 +264,7 @@ impl IntoResponse for AuthError {
                 (CACHE_CONTROL, "no-store"),
                 (CONTENT_SECURITY_POLICY, csp::STANDALONE_PAGE),
             ],
-            Html(standalone::problem(self.user_message())),
+            Html(standalone::problem(self.title(), self.user_message())),
         )
             .into_response()
     }
@@ -258,6 +309,9 @@ mod tests {
             AuthError::InvalidIdToken(IdTokenProblem::Expired),
             AuthError::SessionStore,
             AuthError::HttpClient,
+            AuthError::StepUp(StepUpProblem::OtherUser),
+            AuthError::StepUp(StepUpProblem::NotFresh),
+            AuthError::CannotReauthenticate,
         ];
         for error in all {
             assert!(error.status().is_client_error() || error.status().is_server_error());

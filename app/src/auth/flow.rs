@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use url::Url;
 
-use super::error::{Endpoint, IdTokenProblem, OAuthCode, Upstream};
+use super::authorize::AuthorizeOptions;
+use super::error::{Endpoint, IdTokenProblem, OAuthCode, StepUpProblem, Upstream};
+use super::logout;
 use super::provider;
 use super::session::{self, UserSession};
 use super::tokens::TokenSet;
@@ -37,18 +39,30 @@ pub(crate) struct LoginTransaction {
     pub started_at: i64,
     /// The session this sign-in replaces, ended when it completes.
     pub replaces: Option<String>,
+    /// A step-up: the subject who must sign in again.
+    #[serde(default)]
+    pub step_up: Option<String>,
 }
 
+/// How far the provider's clock may be behind ours when it says when the
+/// user signed in.
+const CLOCK_LEEWAY_SECONDS: i64 = 60;
+
 /// Where to send the browser, and what to remember until it comes back.
+///
+/// `replaces` is the browser's current session; `step_up`, the subject who
+/// must sign in again (see `authorize::Intent::Reauthenticate`).
 pub(crate) fn begin(
     auth: &Auth,
+    options: &AuthorizeOptions,
     return_to: Option<&str>,
     replaces: Option<String>,
+    step_up: Option<String>,
 ) -> Result<(Url, LoginTransaction), AuthError> {
     let provider = auth.provider()?;
     let settings = auth.settings();
     let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, state, nonce) = settings
+    let request = settings
         .scopes
         .iter()
         // `openidconnect` always sends `openid` itself.
@@ -61,8 +75,8 @@ pub(crate) fn begin(
             ),
             |request, scope| request.add_scope(scope.clone()),
         )
-        .set_pkce_challenge(pkce_challenge)
-        .url();
+        .set_pkce_challenge(pkce_challenge);
+    let (url, state, nonce) = options.apply(request, provider.prompt_create).url();
     let transaction = LoginTransaction {
         state,
         nonce,
@@ -70,6 +84,7 @@ pub(crate) fn begin(
         return_to: safe_return_to(&settings.app_url, return_to),
         started_at: OffsetDateTime::now_utc().unix_timestamp(),
         replaces,
+        step_up,
     };
     Ok((url, transaction))
 }
@@ -203,6 +218,13 @@ pub(crate) async fn finish(
     // claims leave out those it does not model, such as `sid`.
     let claims = provider::verified_payload(&id_token.to_string())
         .ok_or(AuthError::InvalidIdToken(IdTokenProblem::Malformed))?;
+    if let Some(subject) = &transaction.step_up {
+        if let Err(problem) = check_step_up(&claims, subject, transaction.started_at) {
+            // These tokens prove nothing this app asked for: give them back.
+            logout::revoke_quietly(auth, response.refresh_token()).await;
+            return Err(AuthError::StepUp(problem));
+        }
+    }
     Ok(UserSession {
         id_token: id_token.clone(),
         claims,
@@ -215,9 +237,31 @@ pub(crate) async fn finish(
     })
 }
 
+/// A step-up counts only if the same user signed in again after it began.
+pub(crate) fn check_step_up(
+    claims: &serde_json::Value,
+    subject: &str,
+    started_at: i64,
+) -> Result<(), StepUpProblem> {
+    if claims.get("sub").and_then(serde_json::Value::as_str) != Some(subject) {
+        return Err(StepUpProblem::OtherUser);
+    }
+    match claims.get("auth_time").and_then(serde_json::Value::as_i64) {
+        Some(auth_time) if auth_time >= started_at - CLOCK_LEEWAY_SECONDS => Ok(()),
+        _ => Err(StepUpProblem::NotFresh),
+    }
+}
+
 /// Paths a login must not return to: they would start another login (a loop
 /// at the provider's expense) or call a server function.
-const SIGN_IN_PATHS: [&str; 3] = [paths::LOGIN, paths::CALLBACK, paths::API_PREFIX];
+const SIGN_IN_PATHS: [&str; 6] = [
+    paths::LOGIN,
+    paths::SIGNUP,
+    paths::REAUTHENTICATE,
+    paths::ACCOUNT_SETTINGS,
+    paths::CALLBACK,
+    paths::API_PREFIX,
+];
 
 /// The longest `return_to` kept, counted after percent-encoding, so that the
 /// login-transaction cookie stays well under the 4 KB browsers accept.
@@ -371,6 +415,30 @@ mod tests {
             return_to: "/".into(),
             started_at,
             replaces: None,
+            step_up: None,
+        }
+    }
+
+    #[test]
+    fn a_step_up_needs_the_same_user_signed_in_since_it_began() {
+        let began = 1_800_000_000;
+        let claims = |sub: &str, auth_time: serde_json::Value| {
+            serde_json::json!({"sub": sub, "auth_time": auth_time})
+        };
+        assert_eq!(check_step_up(&claims("u1", began.into()), "u1", began), Ok(()));
+        assert_eq!(check_step_up(&claims("u1", (began + 30).into()), "u1", began), Ok(()));
+        // The provider's clock may be a little behind ours.
+        assert_eq!(check_step_up(&claims("u1", (began - 60).into()), "u1", began), Ok(()));
+        for (claims, problem) in [
+            (claims("u2", began.into()), StepUpProblem::OtherUser),
+            (serde_json::json!({"auth_time": began}), StepUpProblem::OtherUser),
+            (claims("u1", (began - 61).into()), StepUpProblem::NotFresh),
+            (claims("u1", (began - 3600).into()), StepUpProblem::NotFresh),
+            (claims("u1", serde_json::Value::Null), StepUpProblem::NotFresh),
+            (claims("u1", "now".into()), StepUpProblem::NotFresh),
+            (serde_json::json!({"sub": "u1"}), StepUpProblem::NotFresh),
+        ] {
+            assert_eq!(check_step_up(&claims, "u1", began), Err(problem), "{claims}");
         }
     }
 

@@ -1,5 +1,6 @@
 //! Cross-site request forgery: every request that can change state (any
-//! method but GET, HEAD, OPTIONS, TRACE) must come from this app's own pages.
+//! method but GET, HEAD, OPTIONS, TRACE), and every call of the JSON API,
+//! must come from this app's own pages.
 //!
 //! The session cookie is `SameSite=Strict` already; this check does not
 //! depend on the browser honouring that.
@@ -22,7 +23,9 @@ pub async fn reject_cross_site(State(auth): State<Auth>, request: Request, next:
     // signatures authenticate them, and a request without one changes nothing.
     let signed_elsewhere =
         [paths::AUTHGEAR_WEBHOOK, paths::BACKCHANNEL_LOGOUT].contains(&request.uri().path());
-    if request.method().is_safe()
+    // The JSON API answers a GET with user data: only our pages may read it.
+    let own_pages_only = request.uri().path() == paths::USERINFO_API;
+    if (request.method().is_safe() && !own_pages_only)
         || signed_elsewhere
         || is_same_origin(&auth.settings().app_origin(), request.headers())
     {

@@ -15,6 +15,7 @@
 //! handle, its [`AuthSettings`], the [`Store`], [`routes`], the
 //! [`reject_cross_site`] middleware, and [`AuthError`].
 
+mod authorize;
 mod cookies;
 mod error;
 mod events;
@@ -28,6 +29,7 @@ mod session;
 mod settings;
 mod store;
 mod tokens;
+mod user_api;
 
 use std::sync::Arc;
 
@@ -43,6 +45,7 @@ pub use store::{Store, StoreError};
 
 pub(crate) use logout::logout;
 pub(crate) use profile::reload as reload_profile;
+pub(crate) use session::rfc3339;
 pub(crate) use tokens::{current, Current};
 
 use provider::{Provider, ProviderHandle};

@@ -13,7 +13,7 @@ use openidconnect::core::{
     CoreErrorResponseType, CoreGrantType, CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKey,
     CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
     CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
-    CoreTokenResponse, CoreUserInfoClaims,
+    CoreGenderClaim, CoreTokenResponse,
 };
 use openidconnect::{
     reqwest, AccessToken, AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError,
@@ -46,6 +46,8 @@ struct ExtraMetadata {
     revocation_endpoint: Option<RevocationUrl>,
     #[serde(default)]
     backchannel_logout_supported: Option<bool>,
+    #[serde(default)]
+    prompt_values_supported: Option<Vec<String>>,
 }
 impl AdditionalProviderMetadata for ExtraMetadata {}
 
@@ -63,6 +65,17 @@ type Metadata = ProviderMetadata<
     CoreResponseType,
     CoreSubjectIdentifierType,
 >;
+
+/// Userinfo claims `openidconnect` does not model (Authgear's own,
+/// `custom_attributes`), kept as they came.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub(crate) struct OtherClaims {
+    #[serde(flatten)]
+    claims: serde_json::Map<String, serde_json::Value>,
+}
+impl openidconnect::AdditionalClaims for OtherClaims {}
+
+pub(crate) type UserinfoClaims = openidconnect::UserInfoClaims<OtherClaims, CoreGenderClaim>;
 
 /// Only asymmetric signatures are accepted on ID tokens. Allowing HMAC would
 /// let anyone who knows the client secret mint tokens, and a provider that
@@ -100,6 +113,8 @@ pub(crate) struct Provider {
     pub end_session: Option<EndSessionUrl>,
     /// The provider says it sends OpenID Connect Back-Channel Logout tokens.
     pub backchannel_logout: bool,
+    /// The provider lists `create` in `prompt_values_supported`.
+    pub prompt_create: bool,
     revocation: Option<RevocationUrl>,
     settings: AuthSettings,
     jwks_uri: JsonWebKeySetUrl,
@@ -133,6 +148,11 @@ impl Provider {
                 .additional_metadata
                 .backchannel_logout_supported
                 .unwrap_or(false),
+            prompt_create: extra
+                .additional_metadata
+                .prompt_values_supported
+                .as_ref()
+                .is_some_and(|values| values.iter().any(|value| value == "create")),
             revocation: extra.additional_metadata.revocation_endpoint,
             settings: settings.clone(),
             jwks_uri,
@@ -181,7 +201,7 @@ impl Provider {
         http: &reqwest::Client,
         access_token: &AccessToken,
         subject: Option<&str>,
-    ) -> Result<CoreUserInfoClaims, Upstream> {
+    ) -> Result<UserinfoClaims, Upstream> {
         let subject = subject.map(|sub| SubjectIdentifier::new(sub.to_owned()));
         self.client
             .user_info(access_token.clone(), subject)

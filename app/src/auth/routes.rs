@@ -1,19 +1,23 @@
-//! The plain HTTP routes of the BFF: `/login`, which a link reaches,
-//! `/callback`, which the provider's redirect reaches, and the two endpoints
-//! the provider posts events to (see `events`).
+//! The plain HTTP routes of the BFF: the links that send the browser to the
+//! provider (`/login`, `/signup`, `/reauthenticate`, `/account-settings`),
+//! `/callback`, which the provider's redirect reaches, the JSON API the page
+//! calls (see `user_api`), and the two endpoints the provider posts events
+//! to (see `events`).
 
 use axum::extract::{FromRef, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
+use super::authorize::{AuthorizeOptions, Intent};
 use super::cookies::LoginCookies;
 use super::flow::{self, CallbackParams};
-use super::{events, logout, session, Auth, AuthError};
+use super::session::UserSession;
+use super::{events, logout, session, user_api, Auth, AuthError};
 use crate::csp;
 use crate::pages::standalone;
 use crate::paths;
@@ -27,7 +31,11 @@ where
 {
     Router::new()
         .route(paths::LOGIN, get(login))
+        .route(paths::SIGNUP, get(signup))
+        .route(paths::REAUTHENTICATE, get(reauthenticate))
+        .route(paths::ACCOUNT_SETTINGS, get(account_settings))
         .route(paths::CALLBACK, get(callback))
+        .route(paths::USERINFO_API, get(user_api::userinfo))
         .route(paths::AUTHGEAR_WEBHOOK, post(events::authgear_webhook))
         .route(paths::BACKCHANNEL_LOGOUT, post(events::backchannel_logout))
 }
@@ -39,25 +47,86 @@ async fn login(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AuthError> {
+    let current = session::load(&session).await?;
+    start(&auth, &session, &headers, query, Intent::SignIn, current, None)
+}
+
+/// `GET /signup[?return_to=/path]`: the same, on the provider's sign-up page.
+async fn signup(
+    State(auth): State<Auth>,
+    session: Session,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AuthError> {
+    let current = session::load(&session).await?;
+    start(&auth, &session, &headers, query, Intent::SignUp, current, None)
+}
+
+/// `GET /reauthenticate[?return_to=/path]`: the signed-in user signs in
+/// again at the provider, whatever its session says (`prompt=login`), and
+/// the callback checks it was them, just now. A guest simply signs in.
+async fn reauthenticate(
+    State(auth): State<Auth>,
+    session: Session,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AuthError> {
+    let Some(user) = session::load(&session).await? else {
+        return start(&auth, &session, &headers, query, Intent::SignIn, None, None);
+    };
+    if !user.claims().can_reauthenticate {
+        return Err(AuthError::CannotReauthenticate);
+    }
+    let intent = Intent::Reauthenticate {
+        id_token_hint: user.id_token.clone(),
+        max_age: auth.settings().step_up_max_age,
+    };
+    let subject = user.subject().map(str::to_owned);
+    start(&auth, &session, &headers, query, intent, Some(user), subject)
+}
+
+/// Sends the browser to the provider with a new login transaction.
+///
+/// Signing in again replaces the current session (`current`). This is the
+/// last request that carries its `Strict` cookie (the provider's redirect
+/// back will not), so its id travels in the login transaction, and the old
+/// session ends when the new one begins.
+fn start(
+    auth: &Auth,
+    session: &Session,
+    headers: &HeaderMap,
+    query: Option<String>,
+    intent: Intent,
+    current: Option<UserSession>,
+    step_up: Option<String>,
+) -> Result<Response, AuthError> {
     let return_to = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(key, _)| key == "return_to")
         .map(|(_, value)| value.into_owned());
-    // Signing in again replaces the current session. This is the last
-    // request that carries its `Strict` cookie (the provider's redirect back
-    // will not), so its id travels in the login transaction, and the old
-    // session ends when the new one begins.
-    let replaces = match session::load(&session).await? {
-        Some(_) => session.id().map(|id| id.to_string()),
-        None => None,
-    };
-    let (provider_url, transaction) = flow::begin(&auth, return_to.as_deref(), replaces)?;
-    let jar = LoginCookies::from_headers(&headers, auth.settings()).start(&transaction)?;
+    let replaces = current.and(session.id()).map(|id| id.to_string());
+    let options = AuthorizeOptions::from_headers(intent, headers);
+    let (provider_url, transaction) =
+        flow::begin(auth, &options, return_to.as_deref(), replaces, step_up)?;
+    let jar = LoginCookies::from_headers(headers, auth.settings()).start(&transaction)?;
     Ok((
         [(CACHE_CONTROL, "no-store")],
         jar,
         Redirect::to(provider_url.as_str()),
     )
         .into_response())
+}
+
+/// `GET /account-settings`: to the provider's account settings page. The
+/// user may change their profile there, so the next page view here fetches
+/// it again.
+async fn account_settings(State(auth): State<Auth>, session: Session) -> Result<Response, AuthError> {
+    let Some(target) = auth.settings().account_settings.clone() else {
+        return Ok(StatusCode::NOT_FOUND.into_response());
+    };
+    if let Some(id) = session.id() {
+        session::update(auth.store(), &id, |user| user.profile_stale = true).await?;
+    }
+    Ok(([(CACHE_CONTROL, "no-store")], Redirect::to(target.as_str())).into_response())
 }
 
 /// `GET /callback?code=…&state=…`: the provider sends the browser back here.

@@ -12,6 +12,7 @@ use tower_sessions::{Expiry, Session};
 use super::store::{Index, Store};
 use super::tokens::TokenSet;
 use super::AuthError;
+use crate::claims::UserClaims;
 use crate::model::{display_name, SessionDetails, UserView};
 
 /// The key of the user's record inside the session.
@@ -79,26 +80,42 @@ impl UserSession {
         self.claims.get("sub").and_then(Value::as_str)
     }
 
+    /// The user's claims, typed: userinfo first, as it is the fresher.
+    pub fn claims(&self) -> UserClaims {
+        UserClaims::from_sources(&[&self.userinfo, &self.claims])
+    }
+
+    /// When the user last signed in at the provider (`auth_time`).
+    pub fn signed_in_at(&self) -> Option<OffsetDateTime> {
+        self.claims
+            .get("auth_time")
+            .and_then(Value::as_i64)
+            .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
+    }
+
     /// What the page may show: claims and token metadata, no token.
     pub fn view(&self) -> UserView {
         UserView {
             display_name: display_name(&[&self.userinfo, &self.claims]),
+            claims: self.claims(),
+            signed_in_at: self.signed_in_at().and_then(rfc3339),
+            is_admin: false,
             session: SessionDetails {
-                ends_at: self
-                    .deadline()
-                    .replace_millisecond(0)
-                    .ok()
-                    .and_then(|at| {
-                        at.format(&time::format_description::well_known::Rfc3339)
-                            .ok()
-                    })
-                    .unwrap_or_default(),
+                ends_at: rfc3339(self.deadline()).unwrap_or_default(),
                 id_token_claims: self.claims.clone(),
                 userinfo: self.userinfo.clone(),
                 tokens: self.tokens.meta(),
             },
         }
     }
+}
+
+/// A time as RFC 3339, to the second.
+pub(crate) fn rfc3339(at: OffsetDateTime) -> Option<String> {
+    at.replace_millisecond(0)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }
 
 /// What a stored record is filed under: its user's subject and provider

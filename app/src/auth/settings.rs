@@ -39,6 +39,13 @@ pub struct AuthSettings {
     /// with the provider that its grant is still valid (by refreshing), so a
     /// revocation there ends the session here within this time.
     pub liveness_interval: Option<Duration>,
+    /// Pages that need a recent sign-in ask for one no older than this.
+    pub step_up_max_age: Duration,
+    /// The role (Authgear's `…/claims/user/roles`) that opens the admin page.
+    pub admin_role: String,
+    /// The provider's account settings page, where users change their
+    /// profile, password and sign-in methods: Authgear's `<issuer>/settings`.
+    pub account_settings: Option<Url>,
 }
 
 impl AuthSettings {
@@ -70,7 +77,26 @@ impl AuthSettings {
             webhook_secret: None,
             backchannel_logout: true,
             liveness_interval: Some(Duration::from_secs(5 * 60)),
+            step_up_max_age: Duration::from_secs(5 * 60),
+            admin_role: "admin".to_owned(),
+            account_settings: None,
         }
+        .with_account_settings(None)
+    }
+
+    /// Links to the provider's settings page: `Some(true)` always,
+    /// `Some(false)` never, `None` when the issuer is an Authgear-hosted
+    /// domain or the local development provider (which has a stand-in page).
+    pub fn with_account_settings(mut self, shown: Option<bool>) -> Self {
+        let host = self.issuer.url().host_str().unwrap_or_default().to_ascii_lowercase();
+        let authgear_hosted = [".authgear.cloud", ".authgearapps.com"]
+            .iter()
+            .any(|suffix| host.ends_with(suffix));
+        self.account_settings = shown
+            .unwrap_or(authgear_hosted || self.is_local_provider())
+            .then(|| Url::parse(&format!("{}/settings", self.issuer.as_str().trim_end_matches('/'))).ok())
+            .flatten();
+        self
     }
 
     pub fn redirect_url(&self) -> String {

@@ -142,12 +142,7 @@ impl TokenSet {
 
     pub fn meta(&self) -> TokenMeta {
         TokenMeta {
-            access_token_expires_at: self.expires_at.and_then(|at| {
-                at.replace_millisecond(0)
-                    .ok()?
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            }),
+            access_token_expires_at: self.expires_at.and_then(session::rfc3339),
             scopes: self.scopes.clone(),
             has_refresh_token: self.refresh_token.is_some(),
         }

@@ -1,27 +1,21 @@
 use leptos::prelude::*;
 
+use crate::components::{
+    ApiPanel, LocalProviderBanner, LogoutForm, ProfileCard, SessionView, ViewerState,
+};
+use crate::model::{UserView, Viewer};
 use crate::paths;
 
-use crate::api::{current_viewer, Logout, ReloadProfile};
-use crate::components::{LocalProviderBanner, LogoutForm, SessionView};
-use crate::model::{UserView, Viewer};
-
-/// `/`: "Welcome Guest" with a Login button, or the signed-in user and their
-/// session.
+/// `/`: "Welcome Guest" with Login and Sign up, or the signed-in user: their
+/// profile, an API called on their behalf and their session.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let reload = ServerAction::<ReloadProfile>::new();
-    let logout = ServerAction::<Logout>::new();
-    // Refetched after either action, so the page follows what the server did.
-    let viewer = Resource::new(
-        move || (reload.version().get(), logout.version().get()),
-        |_| current_viewer(),
-    );
+    let state = ViewerState::get();
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match viewer.await {
-                    Ok(viewer) => view! { <Home viewer reload logout/> }.into_any(),
+                match state.viewer.await {
+                    Ok(viewer) => view! { <Home viewer/> }.into_any(),
                     Err(error) => {
                         view! { <p class="notice error" role="alert">{error.to_string()}</p> }
                             .into_any()
@@ -33,15 +27,12 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-fn Home(
-    viewer: Viewer,
-    reload: ServerAction<ReloadProfile>,
-    logout: ServerAction<Logout>,
-) -> impl IntoView {
+fn Home(viewer: Viewer) -> impl IntoView {
     let Viewer {
         user,
         notice,
         local_provider,
+        ..
     } = viewer;
     view! {
         <Show when=move || local_provider>
@@ -50,7 +41,7 @@ fn Home(
         {notice.map(|notice| view! { <p class="notice" role="status">{notice.text()}</p> })}
         {match user {
             None => view! { <Guest/> }.into_any(),
-            Some(user) => view! { <SignedIn user reload logout/> }.into_any(),
+            Some(user) => view! { <SignedIn user/> }.into_any(),
         }}
     }
 }
@@ -58,35 +49,49 @@ fn Home(
 #[component]
 fn Guest() -> impl IntoView {
     view! {
-        <h1>"Welcome Guest"</h1>
-        <p>"Sign in with Authgear to see your session."</p>
-        // A plain link: `/login` is a server route, so the client router must not take it.
-        <a class="button" href=paths::LOGIN rel="external">"Login"</a>
+        <section class="hero">
+            <h1>"Welcome Guest"</h1>
+            <p class="lead">
+                "Sign in with Authgear to see your profile, your session, and an API "
+                "called on your behalf without a token ever reaching the browser."
+            </p>
+            // Plain links: these are server routes, so the client router must not take them.
+            <div class="actions">
+                <a class="button" href=paths::LOGIN rel="external">"Login"</a>
+                <a class="button secondary" href=paths::SIGNUP rel="external">"Sign up"</a>
+            </div>
+        </section>
     }
 }
 
 #[component]
-fn SignedIn(
-    user: UserView,
-    reload: ServerAction<ReloadProfile>,
-    logout: ServerAction<Logout>,
-) -> impl IntoView {
+fn SignedIn(user: UserView) -> impl IntoView {
+    let state = ViewerState::get();
     let reload_error = move || {
-        reload
+        state
+            .reload
             .value()
             .get()
             .and_then(Result::err)
             .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
     };
+    let (ends_at, shown_end) = (user.session.ends_at.clone(), user.session.ends_at.clone());
     view! {
         <h1>{format!("Welcome {}", user.display_name)}</h1>
-        <p class="muted">"Your session ends " <time datetime=user.session.ends_at.clone()>{user.session.ends_at.clone()}</time> " unless you use the app before then."</p>
+        <p class="muted">
+            "Your session ends " <time datetime=ends_at>{shown_end}</time>
+            " unless you use the app before then."
+        </p>
+        <div class="cards">
+            <ProfileCard claims=user.claims signed_in_at=user.signed_in_at/>
+            <ApiPanel/>
+        </div>
         <SessionView details=user.session/>
         <div class="actions">
-            <ActionForm action=reload>
+            <ActionForm action=state.reload>
                 <button type="submit" class="button secondary">"Reload profile"</button>
             </ActionForm>
-            <LogoutForm action=logout/>
+            <LogoutForm action=state.logout/>
         </div>
         {reload_error}
     }

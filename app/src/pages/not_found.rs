@@ -10,6 +10,9 @@ pub fn NotFound() -> impl IntoView {
     }
     view! {
         <h1>"Page not found"</h1>
-        <a class="button" href=paths::HOME>"Home"</a>
+        <p>"There is nothing at this address. It may have moved, or the link may be mistyped."</p>
+        <div class="actions">
+            <a class="button" href=paths::HOME>"Home"</a>
+        </div>
     }
 }

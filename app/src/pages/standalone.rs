@@ -8,12 +8,12 @@ use leptos::tachys::view::RenderHtml;
 use crate::paths;
 
 /// A short page explaining why sign-in did not work, with a way out.
-pub fn problem(message: String) -> String {
+pub fn problem(title: &'static str, message: String) -> String {
     document(
-        "Sign-in problem",
+        title,
         None,
         view! {
-            <h1>"We could not sign you in"</h1>
+            <h1>{title}</h1>
             <p class="notice error" role="alert">{message}</p>
             <div class="actions">
                 <a class="button" href=paths::LOGIN>"Try again"</a>
@@ -65,12 +65,21 @@ fn document(title: &'static str, refresh: Option<String>, body: impl IntoView + 
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
                 {refresh.map(|content| view! { <meta http-equiv="refresh" content=content/> })}
                 <title>{title}</title>
                 <link rel="stylesheet" href=paths::STYLESHEET/>
             </head>
             <body>
-                <main>{body}</main>
+                <header class="site-header">
+                    <div class="bar">
+                        <a class="brand" href=paths::HOME>
+                            <span class="logo" aria-hidden="true"></span>
+                            "Authgear + Leptos"
+                        </a>
+                    </div>
+                </header>
+                <main id="main">{body}</main>
             </body>
         </html>
     };

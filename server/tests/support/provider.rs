@@ -122,6 +122,8 @@ pub struct Behaviour {
     pub userinfo_down: bool,
     /// The issuer the discovery document claims.
     pub discovery_issuer: Option<String>,
+    /// `prompt_values_supported` in discovery (absent when empty, as Authgear's).
+    pub prompt_values: Vec<&'static str>,
 }
 
 impl Default for Behaviour {
@@ -147,6 +149,7 @@ impl Default for Behaviour {
             refresh_id_claims: None,
             discovery_issuer: None,
             userinfo_down: false,
+            prompt_values: Vec::new(),
         }
     }
 }
@@ -348,6 +351,7 @@ impl TestProvider {
             "sub": SUBJECT,
             "iat": now,
             "exp": now + 300,
+            "auth_time": now,
             "at_hash": URL_SAFE_NO_PAD.encode(&digest[..16]),
         });
         if let Some(nonce) = nonce {
@@ -449,7 +453,7 @@ async fn discovery(State(provider): State<TestProvider>) -> Json<Value> {
         .behaviour()
         .discovery_issuer
         .unwrap_or_else(|| issuer.to_owned());
-    Json(json!({
+    let mut document = json!({
         "issuer": claimed,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
@@ -465,7 +469,12 @@ async fn discovery(State(provider): State<TestProvider>) -> Json<Value> {
         "code_challenge_methods_supported": ["S256"],
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
-    }))
+    });
+    let prompt_values = provider.behaviour().prompt_values;
+    if !prompt_values.is_empty() {
+        document["prompt_values_supported"] = json!(prompt_values);
+    }
+    Json(document)
 }
 
 async fn jwks(State(provider): State<TestProvider>) -> Json<Value> {

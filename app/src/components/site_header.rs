@@ -1,0 +1,81 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+
+use super::{LogoutForm, ViewerState};
+use crate::model::{UserView, Viewer};
+use crate::paths;
+
+/// The app's name, and the user's menu or the way to sign in.
+#[component]
+pub fn SiteHeader() -> impl IntoView {
+    let state = ViewerState::get();
+    view! {
+        <header class="site-header">
+            <div class="bar">
+                <a class="brand" href=paths::HOME>
+                    <span class="logo" aria-hidden="true"></span>
+                    "Authgear + Leptos"
+                </a>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match state.viewer.await {
+                            Ok(Viewer { user: Some(user), account_settings, .. }) => {
+                                view! { <UserMenu user account_settings/> }.into_any()
+                            }
+                            _ => view! { <GuestActions/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </header>
+    }
+}
+
+/// Sign-in and sign-up, except on the home page, whose body offers both.
+#[component]
+fn GuestActions() -> impl IntoView {
+    let location = use_location();
+    view! {
+        <Show when=move || location.pathname.get() != paths::HOME>
+            <nav class="header-actions" aria-label="Account">
+                <a class="button small" href=paths::LOGIN rel="external">"Login"</a>
+                <a class="button small secondary" href=paths::SIGNUP rel="external">"Sign up"</a>
+            </nav>
+        </Show>
+    }
+}
+
+/// A disclosure menu: a plain `<details>`, so it opens with a keyboard,
+/// a screen reader and without JavaScript alike.
+#[component]
+fn UserMenu(user: UserView, account_settings: bool) -> impl IntoView {
+    let state = ViewerState::get();
+    let initial = user
+        .display_name
+        .chars()
+        .next()
+        .map(|c| c.to_uppercase().to_string())
+        .unwrap_or_default();
+    let is_admin = user.is_admin;
+    view! {
+        <nav class="user-menu" aria-label="Account">
+            <details class="menu">
+                <summary>
+                    <span class="avatar" aria-hidden="true">{initial}</span>
+                    <span class="menu-name">{user.display_name}</span>
+                </summary>
+                <ul>
+                    {account_settings.then(|| view! {
+                        // To the provider's page: a full navigation.
+                        <li><a href=paths::ACCOUNT_SETTINGS rel="external">"Account settings"</a></li>
+                    })}
+                    <li><a href=paths::SECURITY rel="external">"Security"</a></li>
+                    {is_admin.then(|| view! {
+                        <li><a href=paths::ADMIN rel="external">"Admin"</a></li>
+                    })}
+                    <li><LogoutForm action=state.logout/></li>
+                </ul>
+            </details>
+        </nav>
+    }
+}
