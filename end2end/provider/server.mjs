@@ -316,7 +316,7 @@ async function interaction(req, res) {
 }
 
 // A stand-in for Authgear's account settings page (`<issuer>/settings`):
-// change the display name, then go back to the app.
+// change the display name, then close the tab and go back to the app.
 async function settings(req, res) {
   const ctx = provider.createContext(req, res);
   const session = await provider.Session.get(ctx);
@@ -337,7 +337,7 @@ async function settings(req, res) {
 <form method="post" action="/settings"><label for="name">Name</label>
 <input id="name" name="name" value="${escape(user.name)}" autocomplete="name">
 <button type="submit">Save</button></form>
-<p><a href="${escape(appUrl)}/">Back to the app</a></p>`,
+<p>Close this tab to go back to the app.</p>`,
     ),
   );
 }

@@ -71,7 +71,7 @@ pub fn ApiPanel() -> impl IntoView {
                     {move || if pending.get() { "Calling…" } else { "Refresh now" }}
                 </button>
             </form>
-            <pre class="api-result" class:error=failed data-testid="api-result" aria-live="polite">{result}</pre>
+            <pre class="api-result" class:error=failed tabindex="0" data-testid="api-result" aria-live="polite">{result}</pre>
         </section>
     }
 }

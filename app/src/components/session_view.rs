@@ -22,7 +22,8 @@ pub fn SessionView(details: SessionDetails) -> impl IntoView {
                     {move || if shown.get() { "Hide details" } else { "Show details" }}
                 </button>
             </header>
-            <pre id="session-json" hidden=move || !shown.get()>{json}</pre>
+            // Focusable, so keyboard users can scroll it.
+            <pre id="session-json" tabindex="0" hidden=move || !shown.get()>{json}</pre>
         </section>
     }
 }

@@ -16,7 +16,7 @@ pub fn SiteHeader() -> impl IntoView {
                     <span class="logo" aria-hidden="true"></span>
                     "Authgear + Leptos"
                 </a>
-                <Suspense fallback=|| ()>
+                <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match state.viewer.await {
                             Ok(Viewer { user: Some(user), account_settings, .. }) => {
@@ -25,7 +25,7 @@ pub fn SiteHeader() -> impl IntoView {
                             _ => view! { <GuestActions/> }.into_any(),
                         }
                     })}
-                </Suspense>
+                </Transition>
             </div>
         </header>
     }
@@ -66,8 +66,15 @@ fn UserMenu(user: UserView, account_settings: bool) -> impl IntoView {
                 </summary>
                 <ul>
                     {account_settings.then(|| view! {
-                        // To the provider's page: a full navigation.
-                        <li><a href=paths::ACCOUNT_SETTINGS rel="external">"Account settings"</a></li>
+                        // In a tab of its own: coming back from another site
+                        // would not carry the `Strict` session cookie, and
+                        // this tab catches up when it gets the focus back.
+                        <li>
+                            <a href=paths::ACCOUNT_SETTINGS target="_blank" rel="external noopener">
+                                "Account settings"
+                                <span class="visually-hidden">" (opens in a new tab)"</span>
+                            </a>
+                        </li>
                     })}
                     <li><a href=paths::SECURITY rel="external">"Security"</a></li>
                     {is_admin.then(|| view! {

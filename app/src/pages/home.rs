@@ -12,7 +12,8 @@ use crate::paths;
 pub fn HomePage() -> impl IntoView {
     let state = ViewerState::get();
     view! {
-        <Suspense fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
+        // A `Transition`: a refetch keeps the page on screen until the answer comes.
+        <Transition fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match state.viewer.await {
                     Ok(viewer) => view! { <Home viewer/> }.into_any(),
@@ -22,7 +23,7 @@ pub fn HomePage() -> impl IntoView {
                     }
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

@@ -75,7 +75,10 @@ fn Security(check: SecurityCheck) -> impl IntoView {
             </p>
             <p>"Add an email, a phone number or a password in your account settings, then come back."</p>
             <div class="actions">
-                <a class="button" href=paths::ACCOUNT_SETTINGS rel="external">"Account settings"</a>
+                <a class="button" href=paths::ACCOUNT_SETTINGS target="_blank" rel="external noopener">
+                    "Account settings"
+                    <span class="visually-hidden">" (opens in a new tab)"</span>
+                </a>
                 <a class="button secondary" href=paths::HOME>"Home"</a>
             </div>
         }
