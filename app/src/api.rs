@@ -44,8 +44,8 @@ pub async fn security_gate() -> Result<SecurityCheck, ApiError> {
         return Ok(SecurityCheck::SignedOut);
     };
     let claims = user.claims();
-    let max_age = time::Duration::try_from(auth.settings().step_up_max_age)
-        .unwrap_or(time::Duration::ZERO);
+    let max_age =
+        time::Duration::try_from(auth.settings().step_up_max_age).unwrap_or(time::Duration::ZERO);
     let now = time::OffsetDateTime::now_utc();
     match user.signed_in_at() {
         Some(at) if at + max_age > now => Ok(SecurityCheck::Confirmed {
@@ -86,7 +86,11 @@ pub async fn admin_gate() -> Result<AdminAccess, ApiError> {
             name: user.view().display_name,
         })
     } else {
-        tracing::info!(kind = "forbidden", status = 403, "admin page refused: role missing");
+        tracing::info!(
+            kind = "forbidden",
+            status = 403,
+            "admin page refused: role missing"
+        );
         respond(Some(StatusCode::FORBIDDEN));
         Ok(AdminAccess::Forbidden { role })
     }

@@ -145,12 +145,7 @@ fn cut(value: &str) -> String {
 /// Entries are keys (roles, methods): kept exactly, never trimmed, so
 /// `"admin "` is not `admin`.
 fn texts(value: &Value) -> Vec<String> {
-    let key = |value: &Value| {
-        value
-            .as_str()
-            .filter(|key| !key.trim().is_empty())
-            .map(cut)
-    };
+    let key = |value: &Value| value.as_str().filter(|key| !key.trim().is_empty()).map(cut);
     match value {
         Value::Array(items) => items.iter().filter_map(key).take(MAX_ENTRIES).collect(),
         Value::String(_) => key(value).into_iter().collect(),
@@ -241,10 +236,16 @@ mod tests {
         assert_eq!(claims.phone_number_verified, Some(false));
         assert_eq!(
             claims.custom_attributes,
-            [("level".into(), "3".into()), ("team".into(), "\"engines\"".into())]
+            [
+                ("level".into(), "3".into()),
+                ("team".into(), "\"engines\"".into())
+            ]
         );
         // Unknown claims are kept; protocol claims are not "other".
-        assert_eq!(claims.other, [("x_department".into(), "\"analytics\"".into())]);
+        assert_eq!(
+            claims.other,
+            [("x_department".into(), "\"analytics\"".into())]
+        );
     }
 
     #[test]
@@ -315,8 +316,9 @@ mod tests {
     fn oversized_values_are_cut_and_capped() {
         let huge = "x".repeat(100_000);
         let many: Vec<String> = (0..10_000).map(|i| format!("role-{i}")).collect();
-        let attributes: Map<String, Value> =
-            (0..10_000).map(|i| (format!("a{i:05}"), json!(huge))).collect();
+        let attributes: Map<String, Value> = (0..10_000)
+            .map(|i| (format!("a{i:05}"), json!(huge)))
+            .collect();
         let mut id_token = json!({
             "sub": huge,
             "name": huge,
@@ -328,7 +330,10 @@ mod tests {
         }
         let claims = UserClaims::from_sources(&[&id_token]);
         assert_eq!(claims.subject.chars().count(), MAX_TEXT + 1);
-        assert!(claims.name.as_deref().is_some_and(|name| name.ends_with('…')));
+        assert!(claims
+            .name
+            .as_deref()
+            .is_some_and(|name| name.ends_with('…')));
         assert_eq!(claims.roles.len(), MAX_ENTRIES);
         assert_eq!(claims.custom_attributes.len(), MAX_ENTRIES);
         assert!(claims
@@ -337,7 +342,9 @@ mod tests {
             .all(|(_, value)| value.chars().count() <= MAX_TEXT + 1));
         assert_eq!(claims.other.len(), MAX_ENTRIES);
         // The serialized claims stay small whatever the provider sent.
-        let size = serde_json::to_string(&claims).map(|json| json.len()).unwrap_or(0);
+        let size = serde_json::to_string(&claims)
+            .map(|json| json.len())
+            .unwrap_or(0);
         assert!(size < 64 * 1024, "{size} bytes");
     }
 
@@ -350,7 +357,13 @@ mod tests {
 
     #[test]
     fn auth_time_must_be_a_plausible_time() {
-        for bad in [json!(-1), json!(1.5), json!(1e300), json!(i64::MAX), json!(null)] {
+        for bad in [
+            json!(-1),
+            json!(1.5),
+            json!(1e300),
+            json!(i64::MAX),
+            json!(null),
+        ] {
             let claims = UserClaims::from_sources(&[&json!({"auth_time": bad})]);
             assert_eq!(claims.auth_time, None, "{bad}");
         }

@@ -43,7 +43,9 @@ pub enum SecurityCheck {
         methods: Vec<String>,
     },
     /// The sign-in is too old; the browser is being sent to `to`.
-    Reauthenticating { to: String },
+    Reauthenticating {
+        to: String,
+    },
     /// The account has no way to sign in again (an anonymous user).
     CannotReauthenticate,
 }

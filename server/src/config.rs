@@ -567,10 +567,17 @@ mod tests {
     #[test]
     fn feature_settings() {
         let defaults = config(&[]).expect("valid");
-        assert_eq!(defaults.auth.step_up_max_age, std::time::Duration::from_secs(300));
+        assert_eq!(
+            defaults.auth.step_up_max_age,
+            std::time::Duration::from_secs(300)
+        );
         assert_eq!(defaults.auth.admin_role, "admin");
-        let config = config(&[("STEP_UP_MAX_AGE", "15m"), ("ADMIN_ROLE", "ops:admin")]).expect("valid");
-        assert_eq!(config.auth.step_up_max_age, std::time::Duration::from_secs(900));
+        let config =
+            config(&[("STEP_UP_MAX_AGE", "15m"), ("ADMIN_ROLE", "ops:admin")]).expect("valid");
+        assert_eq!(
+            config.auth.step_up_max_age,
+            std::time::Duration::from_secs(900)
+        );
         assert_eq!(config.auth.admin_role, "ops:admin");
     }
 
@@ -595,11 +602,18 @@ mod tests {
         // A custom domain may be Authgear or not: the operator says.
         assert_eq!(link(&domain("auth.example.com")), None);
         assert_eq!(
-            link(&[("AUTHGEAR_DOMAIN", "auth.example.com"), ("AUTHGEAR_ACCOUNT_SETTINGS", "on")]).as_deref(),
+            link(&[
+                ("AUTHGEAR_DOMAIN", "auth.example.com"),
+                ("AUTHGEAR_ACCOUNT_SETTINGS", "on")
+            ])
+            .as_deref(),
             Some("https://auth.example.com/settings")
         );
         assert_eq!(
-            link(&[("AUTHGEAR_DOMAIN", "myapp.authgear.cloud"), ("AUTHGEAR_ACCOUNT_SETTINGS", "off")]),
+            link(&[
+                ("AUTHGEAR_DOMAIN", "myapp.authgear.cloud"),
+                ("AUTHGEAR_ACCOUNT_SETTINGS", "off")
+            ]),
             None
         );
     }

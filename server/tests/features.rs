@@ -19,7 +19,11 @@ const CAN_REAUTHENTICATE: &str = "https://authgear.com/claims/user/can_reauthent
 
 /// The query of the authorization request the provider received last.
 fn last_authorization(provider: &TestProvider) -> std::collections::HashMap<String, String> {
-    provider.requests("/authorize").pop().expect("an authorization request").params
+    provider
+        .requests("/authorize")
+        .pop()
+        .expect("an authorization request")
+        .params
 }
 
 /// The ID tokens the provider issues from now on carry `edit`'s changes.
@@ -64,7 +68,11 @@ async fn sign_up_opens_the_sign_up_page_without_prompt_create() {
     assert_eq!(query.get("x_page").map(String::as_str), Some("signup"));
     assert_eq!(query.get("prompt"), None);
     let response = browser.get(&callback).await;
-    assert_eq!(response.status(), StatusCode::OK, "the sign-up signs the user in");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the sign-up signs the user in"
+    );
     assert!(browser.viewer().await["user"].is_object());
 }
 
@@ -97,7 +105,10 @@ async fn language_and_scheme_go_to_the_provider_and_nothing_else_does() {
     let login = browser
         .client
         .get(format!("{}/login", browser.app))
-        .header("accept-language", "*, xx-invalid-tag-that-is-far-too-long-to-be-real")
+        .header(
+            "accept-language",
+            "*, xx-invalid-tag-that-is-far-too-long-to-be-real",
+        )
         .header("sec-ch-prefers-color-scheme", "\"dark\"&x_page=signup")
         .send()
         .await
@@ -113,7 +124,9 @@ async fn language_and_scheme_go_to_the_provider_and_nothing_else_does() {
 #[tokio::test]
 async fn an_old_sign_in_is_stepped_up_for_the_same_user() {
     let (provider, _app, browser) = setup().await;
-    id_claims(&provider, |claims| claims["auth_time"] = json!(unix_now() - 3600));
+    id_claims(&provider, |claims| {
+        claims["auth_time"] = json!(unix_now() - 3600)
+    });
     browser.login().await;
 
     let security = page(&browser, "/security").await;
@@ -144,7 +157,9 @@ async fn an_old_sign_in_is_stepped_up_for_the_same_user() {
 async fn a_step_up_by_someone_else_changes_nothing_and_gives_their_tokens_back() {
     let (logs, _guard) = Logs::capture();
     let (provider, _app, browser) = setup().await;
-    id_claims(&provider, |claims| claims["auth_time"] = json!(unix_now() - 3600));
+    id_claims(&provider, |claims| {
+        claims["auth_time"] = json!(unix_now() - 3600)
+    });
     browser.login().await;
     let before = browser.cookies();
 
@@ -160,7 +175,10 @@ async fn a_step_up_by_someone_else_changes_nothing_and_gives_their_tokens_back()
     let body = refused.text().await.unwrap();
     assert!(body.contains("different user"), "{body}");
     assert!(!body.contains(TOKEN_MARK));
-    assert!(!provider.is_refresh_token_active(&provider.latest_refresh_token()), "revoked");
+    assert!(
+        !provider.is_refresh_token_active(&provider.latest_refresh_token()),
+        "revoked"
+    );
     let rejections = logs.rejections();
     assert_eq!(rejections.len(), 1, "{rejections:?}");
     assert!(rejections[0].contains("kind=\"step_up\""), "{rejections:?}");
@@ -170,23 +188,35 @@ async fn a_step_up_by_someone_else_changes_nothing_and_gives_their_tokens_back()
     assert_eq!(browser.cookies(), before);
     let viewer = browser.viewer().await;
     assert_eq!(viewer["user"]["claims"]["subject"], "user-42");
-    assert_eq!(page(&browser, "/security").await.status(), StatusCode::FOUND);
+    assert_eq!(
+        page(&browser, "/security").await.status(),
+        StatusCode::FOUND
+    );
 }
 
 #[tokio::test]
 async fn a_step_up_the_provider_did_not_perform_is_refused() {
     let (provider, _app, browser) = setup().await;
     let long_ago = unix_now() - 3600;
-    id_claims(&provider, move |claims| claims["auth_time"] = json!(long_ago));
+    id_claims(&provider, move |claims| {
+        claims["auth_time"] = json!(long_ago)
+    });
     browser.login().await;
     // A provider that ignores prompt=login and max_age sends the old time back.
     let to = location(&browser.get("/reauthenticate?return_to=/security").await);
     let callback = location(&browser.get(&to).await);
     let refused = browser.get(&callback).await;
     assert_eq!(refused.status(), StatusCode::BAD_GATEWAY);
-    assert!(refused.text().await.unwrap().contains("did not confirm a new sign-in"));
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("did not confirm a new sign-in"));
     assert!(!provider.is_refresh_token_active(&provider.latest_refresh_token()));
-    assert!(browser.viewer().await["user"].is_object(), "still signed in");
+    assert!(
+        browser.viewer().await["user"].is_object(),
+        "still signed in"
+    );
 }
 
 #[tokio::test]
@@ -212,7 +242,11 @@ async fn a_recent_sign_in_opens_the_security_page_and_a_guest_is_asked_to_sign_i
     let (_provider, app, browser) = setup().await;
     let guest = page(&app.browser(), "/security").await;
     assert_eq!(guest.status(), StatusCode::UNAUTHORIZED);
-    assert!(guest.text().await.unwrap().contains("/login?return_to=/security"));
+    assert!(guest
+        .text()
+        .await
+        .unwrap()
+        .contains("/login?return_to=/security"));
 
     browser.login().await;
     let security = page(&browser, "/security").await;
@@ -262,7 +296,10 @@ async fn the_api_calls_userinfo_with_the_servers_token() {
     let response = api(&browser).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        response.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
         Some("no-store")
     );
     let body = response.text().await.unwrap();
@@ -311,10 +348,18 @@ async fn the_api_is_for_this_apps_pages_and_signed_in_users_only() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{site:?} {origin:?}");
+        assert_eq!(
+            response.status(),
+            StatusCode::FORBIDDEN,
+            "{site:?} {origin:?}"
+        );
         assert!(!response.text().await.unwrap().contains("ada@example.com"));
     }
-    assert_eq!(provider.requests("/userinfo").len(), calls, "nothing reached the API");
+    assert_eq!(
+        provider.requests("/userinfo").len(),
+        calls,
+        "nothing reached the API"
+    );
 
     let guest = api(&app.browser()).await;
     assert_eq!(guest.status(), StatusCode::UNAUTHORIZED);
@@ -328,8 +373,14 @@ async fn an_api_that_is_down_gets_a_clear_answer() {
     provider.behave(|b| b.userinfo_down = true);
     let response = api(&browser).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    assert_eq!(response.json::<Value>().await.unwrap(), json!("Unavailable"));
-    assert!(browser.viewer().await["user"].is_object(), "still signed in");
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!("Unavailable")
+    );
+    assert!(
+        browser.viewer().await["user"].is_object(),
+        "still signed in"
+    );
 }
 
 #[tokio::test]
@@ -337,11 +388,17 @@ async fn account_settings_go_to_the_provider_and_the_profile_is_fetched_on_retur
     let (provider, _app, browser) = setup().await;
     browser.login().await;
     let viewer = browser.viewer().await;
-    assert_eq!(viewer["account_settings"], true, "the local provider has a settings page");
+    assert_eq!(
+        viewer["account_settings"], true,
+        "the local provider has a settings page"
+    );
 
     let settings = browser.get("/account-settings").await;
     assert_eq!(settings.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&settings), format!("{}/settings", provider.issuer()));
+    assert_eq!(
+        location(&settings),
+        format!("{}/settings", provider.issuer())
+    );
 
     // At the provider, the user changes their name.
     provider.behave(|b| b.userinfo["name"] = json!("Ada King"));
@@ -349,7 +406,11 @@ async fn account_settings_go_to_the_provider_and_the_profile_is_fetched_on_retur
     let viewer = browser.viewer().await;
     assert_eq!(viewer["user"]["display_name"], "Ada King");
     browser.viewer().await;
-    assert_eq!(provider.requests("/userinfo").len(), calls + 1, "fetched once");
+    assert_eq!(
+        provider.requests("/userinfo").len(),
+        calls + 1,
+        "fetched once"
+    );
 }
 
 #[tokio::test]
@@ -360,7 +421,10 @@ async fn account_settings_are_not_linked_for_providers_without_them() {
     let browser = app.browser();
     browser.login().await;
     assert_eq!(browser.viewer().await["account_settings"], false);
-    assert_eq!(browser.get("/account-settings").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        browser.get("/account-settings").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -377,7 +441,10 @@ async fn the_page_shows_typed_claims_and_keeps_unknown_ones() {
     assert_eq!(claims["roles"], json!(["admin"]));
     assert_eq!(claims["amr"], json!(["pwd", "otp"]));
     assert_eq!(claims["email"], "ada@example.com");
-    assert_eq!(claims["custom_attributes"], json!([["team", "\"engines\""]]));
+    assert_eq!(
+        claims["custom_attributes"],
+        json!([["team", "\"engines\""]])
+    );
     assert!(claims["other"]
         .as_array()
         .unwrap()

@@ -26,7 +26,7 @@ pub(crate) enum Intent {
     /// The signed-in user proves again who they are: a password prompt
     /// whatever the provider's session, for the user the token names.
     Reauthenticate {
-        id_token_hint: CoreIdToken,
+        id_token_hint: Box<CoreIdToken>,
         max_age: Duration,
     },
 }
@@ -73,7 +73,9 @@ impl AuthorizeOptions {
         let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
         Self {
             intent,
-            ui_locales: header("accept-language").map(ui_locales).unwrap_or_default(),
+            ui_locales: header("accept-language")
+                .map(ui_locales)
+                .unwrap_or_default(),
             color_scheme: header(COLOR_SCHEME_HINT).and_then(ColorScheme::from_hint),
         }
     }
@@ -124,12 +126,16 @@ pub(crate) fn ui_locales(accept_language: &str) -> Vec<String> {
         let (Some(weight), true) = (weight, is_language_tag(tag)) else {
             continue;
         };
-        if weight > 0 && !weighted.iter().any(|(seen, _)| seen.eq_ignore_ascii_case(tag)) {
+        if weight > 0
+            && !weighted
+                .iter()
+                .any(|(seen, _)| seen.eq_ignore_ascii_case(tag))
+        {
             weighted.push((tag.to_owned(), weight));
         }
     }
     // Stable: equal weights keep the header's order.
-    weighted.sort_by(|a, b| b.1.cmp(&a.1));
+    weighted.sort_by_key(|(_, weight)| std::cmp::Reverse(*weight));
     weighted
         .into_iter()
         .take(MAX_UI_LOCALES)
@@ -155,12 +161,14 @@ fn quality(value: &str) -> Option<u16> {
 /// `language[-subtag]*`: 2–8 letters, then subtags of 1–8 letters or digits.
 fn is_language_tag(tag: &str) -> bool {
     let mut subtags = tag.split('-');
-    let language_ok = subtags
-        .next()
-        .is_some_and(|lang| (2..=8).contains(&lang.len()) && lang.bytes().all(|b| b.is_ascii_alphabetic()));
+    let language_ok = subtags.next().is_some_and(|lang| {
+        (2..=8).contains(&lang.len()) && lang.bytes().all(|b| b.is_ascii_alphabetic())
+    });
     tag.len() <= MAX_TAG_LEN
         && language_ok
-        && subtags.all(|sub| (1..=8).contains(&sub.len()) && sub.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && subtags.all(|sub| {
+            (1..=8).contains(&sub.len()) && sub.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
 }
 
 #[cfg(test)]
@@ -179,7 +187,9 @@ mod tests {
             IssuerUrl::new("https://myapp.authgear.cloud".into()).expect("issuer"),
             CoreJsonWebKeySet::default(),
         )
-        .set_auth_uri(AuthUrl::new("https://myapp.authgear.cloud/oauth2/authorize".into()).expect("url"));
+        .set_auth_uri(
+            AuthUrl::new("https://myapp.authgear.cloud/oauth2/authorize".into()).expect("url"),
+        );
         let request = client.authorize_url(
             AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
             CsrfToken::new_random,
@@ -214,7 +224,14 @@ mod tests {
     #[test]
     fn a_plain_sign_in_adds_nothing() {
         let query = query(&options(Intent::SignIn), true);
-        for absent in ["x_page", "prompt", "max_age", "id_token_hint", "ui_locales", "x_color_scheme"] {
+        for absent in [
+            "x_page",
+            "prompt",
+            "max_age",
+            "id_token_hint",
+            "ui_locales",
+            "x_color_scheme",
+        ] {
             assert!(!query.contains_key(absent), "{absent} in {query:?}");
         }
     }
@@ -223,7 +240,11 @@ mod tests {
     fn sign_up_opens_authgears_sign_up_page() {
         let query = query(&options(Intent::SignUp), false);
         assert_eq!(query.get("x_page").map(String::as_str), Some("signup"));
-        assert_eq!(query.get("prompt"), None, "Authgear does not implement prompt=create");
+        assert_eq!(
+            query.get("prompt"),
+            None,
+            "Authgear does not implement prompt=create"
+        );
     }
 
     #[test]
@@ -237,7 +258,7 @@ mod tests {
     fn reauthentication_asks_for_a_fresh_login_of_the_same_user() {
         let query = query(
             &options(Intent::Reauthenticate {
-                id_token_hint: id_token(),
+                id_token_hint: Box::new(id_token()),
                 max_age: Duration::from_secs(300),
             }),
             true,
@@ -254,31 +275,61 @@ mod tests {
     #[test]
     fn language_and_scheme_follow_the_browser() {
         let mut headers = HeaderMap::new();
-        headers.insert("accept-language", "fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5".parse().expect("header"));
+        headers.insert(
+            "accept-language",
+            "fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5"
+                .parse()
+                .expect("header"),
+        );
         headers.insert(COLOR_SCHEME_HINT, "\"dark\"".parse().expect("header"));
-        let query = query(&AuthorizeOptions::from_headers(Intent::SignIn, &headers), false);
-        assert_eq!(query.get("ui_locales").map(String::as_str), Some("fr-CH fr en"));
-        assert_eq!(query.get("x_color_scheme").map(String::as_str), Some("dark"));
+        let query = query(
+            &AuthorizeOptions::from_headers(Intent::SignIn, &headers),
+            false,
+        );
+        assert_eq!(
+            query.get("ui_locales").map(String::as_str),
+            Some("fr-CH fr en")
+        );
+        assert_eq!(
+            query.get("x_color_scheme").map(String::as_str),
+            Some("dark")
+        );
     }
 
     #[test]
     fn a_browser_that_says_nothing_gets_no_language_or_scheme() {
-        let query = query(&AuthorizeOptions::from_headers(Intent::SignIn, &HeaderMap::new()), false);
+        let query = query(
+            &AuthorizeOptions::from_headers(Intent::SignIn, &HeaderMap::new()),
+            false,
+        );
         assert!(!query.contains_key("ui_locales") && !query.contains_key("x_color_scheme"));
     }
 
     #[test]
     fn only_light_and_dark_are_schemes() {
-        assert_eq!(ColorScheme::from_hint("\"light\""), Some(ColorScheme::Light));
+        assert_eq!(
+            ColorScheme::from_hint("\"light\""),
+            Some(ColorScheme::Light)
+        );
         assert_eq!(ColorScheme::from_hint("dark"), Some(ColorScheme::Dark));
-        for hostile in ["", "\"\"", "\"no-preference\"", "dark&x_page=signup", "\"DARK\"", "red"] {
+        for hostile in [
+            "",
+            "\"\"",
+            "\"no-preference\"",
+            "dark&x_page=signup",
+            "\"DARK\"",
+            "red",
+        ] {
             assert_eq!(ColorScheme::from_hint(hostile), None, "{hostile}");
         }
     }
 
     #[test]
     fn languages_in_order_of_preference() {
-        assert_eq!(ui_locales("da, en-GB;q=0.8, en;q=0.7"), ["da", "en-GB", "en"]);
+        assert_eq!(
+            ui_locales("da, en-GB;q=0.8, en;q=0.7"),
+            ["da", "en-GB", "en"]
+        );
         assert_eq!(ui_locales("en;q=0.1, ja;q=1.0"), ["ja", "en"]);
         assert_eq!(ui_locales("zh-Hant-TW"), ["zh-Hant-TW"]);
         // Equal weights keep the header's order; duplicates count once.
@@ -288,7 +339,10 @@ mod tests {
     #[test]
     fn at_most_a_few_languages() {
         assert_eq!(ui_locales("a1, en, fr, de, es, it").len(), 3);
-        let many = (0..10_000).map(|i| format!("x{i}")).collect::<Vec<_>>().join(",");
+        let many = (0..10_000)
+            .map(|i| format!("x{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
         assert!(ui_locales(&many).len() <= 3);
     }
 
@@ -315,9 +369,16 @@ mod tests {
             "ελληνικά",
             "\u{0}en",
         ] {
-            assert!(ui_locales(hostile).is_empty(), "{hostile:?} gave {:?}", ui_locales(hostile));
+            assert!(
+                ui_locales(hostile).is_empty(),
+                "{hostile:?} gave {:?}",
+                ui_locales(hostile)
+            );
         }
         // A bad entry does not spoil the good ones around it.
-        assert_eq!(ui_locales("<script>, en;q=0.5, fr;q=oops, de"), ["de", "en"]);
+        assert_eq!(
+            ui_locales("<script>, en;q=0.5, fr;q=oops, de"),
+            ["de", "en"]
+        );
     }
 }

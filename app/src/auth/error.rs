@@ -151,9 +151,10 @@ impl AuthError {
                 StatusCode::BAD_REQUEST
             }
             StepUp(StepUpProblem::OtherUser) | CannotReauthenticate => StatusCode::FORBIDDEN,
-            Provider { .. } | MissingIdToken | InvalidIdToken(_) | StepUp(StepUpProblem::NotFresh) => {
-                StatusCode::BAD_GATEWAY
-            }
+            Provider { .. }
+            | MissingIdToken
+            | InvalidIdToken(_)
+            | StepUp(StepUpProblem::NotFresh) => StatusCode::BAD_GATEWAY,
             ProviderUnavailable | SessionStore | HttpClient => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

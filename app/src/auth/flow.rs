@@ -422,23 +422,40 @@ mod tests {
     #[test]
     fn a_step_up_needs_the_same_user_signed_in_since_it_began() {
         let began = 1_800_000_000;
-        let claims = |sub: &str, auth_time: serde_json::Value| {
-            serde_json::json!({"sub": sub, "auth_time": auth_time})
-        };
-        assert_eq!(check_step_up(&claims("u1", began.into()), "u1", began), Ok(()));
-        assert_eq!(check_step_up(&claims("u1", (began + 30).into()), "u1", began), Ok(()));
+        let claims = |sub: &str, auth_time: serde_json::Value| serde_json::json!({"sub": sub, "auth_time": auth_time});
+        assert_eq!(
+            check_step_up(&claims("u1", began.into()), "u1", began),
+            Ok(())
+        );
+        assert_eq!(
+            check_step_up(&claims("u1", (began + 30).into()), "u1", began),
+            Ok(())
+        );
         // The provider's clock may be a little behind ours.
-        assert_eq!(check_step_up(&claims("u1", (began - 60).into()), "u1", began), Ok(()));
+        assert_eq!(
+            check_step_up(&claims("u1", (began - 60).into()), "u1", began),
+            Ok(())
+        );
         for (claims, problem) in [
             (claims("u2", began.into()), StepUpProblem::OtherUser),
-            (serde_json::json!({"auth_time": began}), StepUpProblem::OtherUser),
+            (
+                serde_json::json!({"auth_time": began}),
+                StepUpProblem::OtherUser,
+            ),
             (claims("u1", (began - 61).into()), StepUpProblem::NotFresh),
             (claims("u1", (began - 3600).into()), StepUpProblem::NotFresh),
-            (claims("u1", serde_json::Value::Null), StepUpProblem::NotFresh),
+            (
+                claims("u1", serde_json::Value::Null),
+                StepUpProblem::NotFresh,
+            ),
             (claims("u1", "now".into()), StepUpProblem::NotFresh),
             (serde_json::json!({"sub": "u1"}), StepUpProblem::NotFresh),
         ] {
-            assert_eq!(check_step_up(&claims, "u1", began), Err(problem), "{claims}");
+            assert_eq!(
+                check_step_up(&claims, "u1", began),
+                Err(problem),
+                "{claims}"
+            );
         }
     }
 

@@ -48,7 +48,15 @@ async fn login(
     RawQuery(query): RawQuery,
 ) -> Result<Response, AuthError> {
     let current = session::load(&session).await?;
-    start(&auth, &session, &headers, query, Intent::SignIn, current, None)
+    start(
+        &auth,
+        &session,
+        &headers,
+        query,
+        Intent::SignIn,
+        current,
+        None,
+    )
 }
 
 /// `GET /signup[?return_to=/path]`: the same, on the provider's sign-up page.
@@ -59,7 +67,15 @@ async fn signup(
     RawQuery(query): RawQuery,
 ) -> Result<Response, AuthError> {
     let current = session::load(&session).await?;
-    start(&auth, &session, &headers, query, Intent::SignUp, current, None)
+    start(
+        &auth,
+        &session,
+        &headers,
+        query,
+        Intent::SignUp,
+        current,
+        None,
+    )
 }
 
 /// `GET /reauthenticate[?return_to=/path]`: the signed-in user signs in
@@ -78,11 +94,19 @@ async fn reauthenticate(
         return Err(AuthError::CannotReauthenticate);
     }
     let intent = Intent::Reauthenticate {
-        id_token_hint: user.id_token.clone(),
+        id_token_hint: Box::new(user.id_token.clone()),
         max_age: auth.settings().step_up_max_age,
     };
     let subject = user.subject().map(str::to_owned);
-    start(&auth, &session, &headers, query, intent, Some(user), subject)
+    start(
+        &auth,
+        &session,
+        &headers,
+        query,
+        intent,
+        Some(user),
+        subject,
+    )
 }
 
 /// Sends the browser to the provider with a new login transaction.
@@ -119,7 +143,10 @@ fn start(
 /// `GET /account-settings`: to the provider's account settings page. The
 /// user may change their profile there, so the next page view here fetches
 /// it again.
-async fn account_settings(State(auth): State<Auth>, session: Session) -> Result<Response, AuthError> {
+async fn account_settings(
+    State(auth): State<Auth>,
+    session: Session,
+) -> Result<Response, AuthError> {
     let Some(target) = auth.settings().account_settings.clone() else {
         return Ok(StatusCode::NOT_FOUND.into_response());
     };

@@ -88,13 +88,24 @@ impl AuthSettings {
     /// `Some(false)` never, `None` when the issuer is an Authgear-hosted
     /// domain or the local development provider (which has a stand-in page).
     pub fn with_account_settings(mut self, shown: Option<bool>) -> Self {
-        let host = self.issuer.url().host_str().unwrap_or_default().to_ascii_lowercase();
+        let host = self
+            .issuer
+            .url()
+            .host_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let authgear_hosted = [".authgear.cloud", ".authgearapps.com"]
             .iter()
             .any(|suffix| host.ends_with(suffix));
         self.account_settings = shown
             .unwrap_or(authgear_hosted || self.is_local_provider())
-            .then(|| Url::parse(&format!("{}/settings", self.issuer.as_str().trim_end_matches('/'))).ok())
+            .then(|| {
+                Url::parse(&format!(
+                    "{}/settings",
+                    self.issuer.as_str().trim_end_matches('/')
+                ))
+                .ok()
+            })
             .flatten();
         self
     }

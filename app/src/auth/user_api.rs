@@ -24,7 +24,10 @@ use crate::model::{ApiCall, ApiError};
 pub(crate) async fn userinfo(State(auth): State<Auth>, session: Session) -> Response {
     let (status, body) = match call(&auth, &session).await {
         Ok(Some(call)) => (StatusCode::OK, Json(call).into_response()),
-        Ok(None) => (StatusCode::UNAUTHORIZED, Json(ApiError::SignedOut).into_response()),
+        Ok(None) => (
+            StatusCode::UNAUTHORIZED,
+            Json(ApiError::SignedOut).into_response(),
+        ),
         Err(error) => {
             error.log("user_api");
             let status = error.status();

@@ -100,5 +100,7 @@ async fn call_api() -> Result<ApiCall, ApiError> {
 /// The server renders the panel before any call: calls start in the browser.
 #[cfg(not(feature = "hydrate"))]
 async fn call_api() -> Result<ApiCall, ApiError> {
-    Err(ApiError::Transport("the API is called from the browser".into()))
+    Err(ApiError::Transport(
+        "the API is called from the browser".into(),
+    ))
 }
