@@ -36,7 +36,7 @@ pub async fn current_viewer() -> Result<Viewer, ApiError> {
 /// who cannot sign in again is told why instead.
 #[server(endpoint = "security")]
 pub async fn security_gate() -> Result<SecurityCheck, ApiError> {
-    use crate::auth::{current, rfc3339, Current};
+    use crate::auth::{current, is_recent, rfc3339, Current};
     use axum::http::StatusCode;
     let (auth, session) = request_context().await?;
     let Current::SignedIn(user) = current(&auth, &session).await.map_err(to_api_error)? else {
@@ -44,15 +44,19 @@ pub async fn security_gate() -> Result<SecurityCheck, ApiError> {
         return Ok(SecurityCheck::SignedOut);
     };
     let claims = user.claims();
-    let max_age =
-        time::Duration::try_from(auth.settings().step_up_max_age).unwrap_or(time::Duration::ZERO);
+    let max_age = auth.settings().step_up_max_age;
     let now = time::OffsetDateTime::now_utc();
     match user.signed_in_at() {
-        Some(at) if at + max_age > now => Ok(SecurityCheck::Confirmed {
-            signed_in_at: rfc3339(at).unwrap_or_default(),
-            recent_until: rfc3339(at + max_age).unwrap_or_default(),
-            methods: claims.amr,
-        }),
+        Some(at) if is_recent(at.unix_timestamp(), max_age, now.unix_timestamp()) => {
+            let until = time::Duration::try_from(max_age)
+                .ok()
+                .and_then(|age| at.checked_add(age));
+            Ok(SecurityCheck::Confirmed {
+                signed_in_at: rfc3339(at).unwrap_or_default(),
+                recent_until: until.and_then(rfc3339).unwrap_or_default(),
+                methods: claims.amr,
+            })
+        }
         _ if !claims.can_reauthenticate => {
             respond(Some(StatusCode::FORBIDDEN));
             Ok(SecurityCheck::CannotReauthenticate)

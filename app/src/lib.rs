@@ -53,9 +53,10 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href=paths::STYLESHEET/>
         <Title text="Authgear + Leptos"/>
         <Router>
-            <a class="skip-link" href="#main">"Skip to content"</a>
+            // External: the router would only scroll, leaving the focus behind.
+            <a class="skip-link" href="#main" rel="external">"Skip to content"</a>
             <SiteHeader/>
-            <main id="main">
+            <main id="main" tabindex="-1">
                 // `Async`: the server waits for the session, then sends a
                 // complete page, so it works without JavaScript too, and
                 // can answer with the page's status (401, 403).

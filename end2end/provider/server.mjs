@@ -33,7 +33,8 @@ const accessTokenTtl = Number(env("PROVIDER_ACCESS_TOKEN_TTL", "3600"));
 
 // Authgear's own claims, in the ID token and in userinfo.
 const AUTHGEAR = "https://authgear.com/claims/user/";
-const users = {
+// No prototype: a login such as `__proto__` is just another user.
+const users = Object.assign(Object.create(null), {
   ada: {
     name: "Ada Lovelace",
     email: "ada@example.com",
@@ -43,7 +44,7 @@ const users = {
   },
   grace: { name: "Grace Hopper", email: "grace@example.com", email_verified: false, roles: [] },
   anon: { anonymous: true },
-};
+});
 
 function claimsOf(id) {
   const { anonymous = false, roles = [], ...profile } = users[id] ?? {};
@@ -323,6 +324,10 @@ async function settings(req, res) {
   const id = session.accountId;
   if (!id) return html(res, 401, page("Account settings", "<h1>Account settings</h1><p>You are not signed in here.</p>"));
   if (req.method === "POST") {
+    // Only this page's own form may change the profile.
+    if (req.headers.origin !== new URL(issuer).origin) {
+      return html(res, 403, page("Account settings", "<h1>Request refused</h1>"));
+    }
     const name = (await readForm(req)).get("name")?.trim().slice(0, 100);
     users[id] = { ...users[id], ...(name ? { name } : {}) };
     record("profile.updated", { login: id });

@@ -156,7 +156,16 @@ impl Config {
             Some(value) => Some(parse_duration("LIVENESS_CHECK_INTERVAL", value)?),
         };
         if let Some(value) = get("STEP_UP_MAX_AGE") {
-            auth.step_up_max_age = parse_duration("STEP_UP_MAX_AGE", &value)?;
+            let age = parse_duration("STEP_UP_MAX_AGE", &value)?;
+            // Shorter than a sign-in takes, every step-up would come back
+            // too old; longer than a session, it would mean nothing.
+            if !(60..=30 * 86_400).contains(&age.as_secs()) {
+                return Err(ConfigError::Invalid {
+                    var: "STEP_UP_MAX_AGE",
+                    reason: format!("{value} is out of range; use from 1m to 30d"),
+                });
+            }
+            auth.step_up_max_age = age;
         }
         if let Some(role) = get("ADMIN_ROLE") {
             if role.len() > 128 || role.chars().any(char::is_whitespace) {
@@ -658,6 +667,8 @@ mod tests {
             ("SESSION_IDLE_TIMEOUT", "1 day", "is not a duration"),
             ("SESSION_MAX_LIFETIME", "forever", "is not a duration"),
             ("STEP_UP_MAX_AGE", "5 minutes", "is not a duration"),
+            ("STEP_UP_MAX_AGE", "30s", "use from 1m to 30d"),
+            ("STEP_UP_MAX_AGE", "1000000w", "use from 1m to 30d"),
             ("ADMIN_ROLE", "site admin", "one role key"),
             ("AUTHGEAR_ACCOUNT_SETTINGS", "yes", "use on"),
         ] {

@@ -174,6 +174,9 @@ async fn a_step_up_by_someone_else_changes_nothing_and_gives_their_tokens_back()
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let body = refused.text().await.unwrap();
     assert!(body.contains("different user"), "{body}");
+    // "Try again" asks for a step-up again, not a plain sign-in that could
+    // quietly become the other user's.
+    assert!(body.contains("href=\"/reauthenticate\""), "{body}");
     assert!(!body.contains(TOKEN_MARK));
     assert!(
         !provider.is_refresh_token_active(&provider.latest_refresh_token()),

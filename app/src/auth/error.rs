@@ -10,6 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::csp;
 use crate::pages::standalone;
+use crate::paths;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -171,6 +172,16 @@ impl AuthError {
         }
     }
 
+    /// Where "Try again" leads: a failed step-up is tried again as a
+    /// step-up (a plain sign-in could quietly become someone else's).
+    pub fn retry_path(&self) -> &'static str {
+        match self {
+            AuthError::StepUp(_) => paths::REAUTHENTICATE,
+            AuthError::CannotReauthenticate => paths::HOME,
+            _ => paths::LOGIN,
+        }
+    }
+
     /// A short sentence for a person.
     pub fn user_message(&self) -> String {
         use AuthError::*;
@@ -265,7 +276,11 @@ impl IntoResponse for AuthError {
                 (CACHE_CONTROL, "no-store"),
                 (CONTENT_SECURITY_POLICY, csp::STANDALONE_PAGE),
             ],
-            Html(standalone::problem(self.title(), self.user_message())),
+            Html(standalone::problem(
+                self.title(),
+                self.user_message(),
+                self.retry_path(),
+            )),
         )
             .into_response()
     }

@@ -219,7 +219,10 @@ pub(crate) async fn finish(
     let claims = provider::verified_payload(&id_token.to_string())
         .ok_or(AuthError::InvalidIdToken(IdTokenProblem::Malformed))?;
     if let Some(subject) = &transaction.step_up {
-        if let Err(problem) = check_step_up(&claims, subject, transaction.started_at) {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let max_age = auth.settings().step_up_max_age;
+        if let Err(problem) = check_step_up(&claims, subject, transaction.started_at, max_age, now)
+        {
             // These tokens prove nothing this app asked for: give them back.
             logout::revoke_quietly(auth, response.refresh_token()).await;
             return Err(AuthError::StepUp(problem));
@@ -237,19 +240,34 @@ pub(crate) async fn finish(
     })
 }
 
-/// A step-up counts only if the same user signed in again after it began.
+/// A step-up counts only if the same user signed in again after it began,
+/// recently enough for the page that asked (the same test as its gate, so
+/// a sign-in this accepts never sends the browser round again).
 pub(crate) fn check_step_up(
     claims: &serde_json::Value,
     subject: &str,
     started_at: i64,
+    max_age: std::time::Duration,
+    now: i64,
 ) -> Result<(), StepUpProblem> {
     if claims.get("sub").and_then(serde_json::Value::as_str) != Some(subject) {
         return Err(StepUpProblem::OtherUser);
     }
     match claims.get("auth_time").and_then(serde_json::Value::as_i64) {
-        Some(auth_time) if auth_time >= started_at - CLOCK_LEEWAY_SECONDS => Ok(()),
+        Some(auth_time)
+            if auth_time >= started_at - CLOCK_LEEWAY_SECONDS
+                && is_recent(auth_time, max_age, now) =>
+        {
+            Ok(())
+        }
         _ => Err(StepUpProblem::NotFresh),
     }
+}
+
+/// A sign-in at `auth_time` (Unix seconds) is less than `max_age` old.
+pub(crate) fn is_recent(auth_time: i64, max_age: std::time::Duration, now: i64) -> bool {
+    let max_age = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+    now.saturating_sub(auth_time) < max_age
 }
 
 /// Paths a login must not return to: they would start another login (a loop
@@ -423,6 +441,10 @@ mod tests {
     fn a_step_up_needs_the_same_user_signed_in_since_it_began() {
         let began = 1_800_000_000;
         let claims = |sub: &str, auth_time: serde_json::Value| serde_json::json!({"sub": sub, "auth_time": auth_time});
+        let max_age = std::time::Duration::from_secs(300);
+        let check_step_up = |claims: &serde_json::Value, subject: &str, began: i64| {
+            super::check_step_up(claims, subject, began, max_age, began + 5)
+        };
         assert_eq!(
             check_step_up(&claims("u1", began.into()), "u1", began),
             Ok(())
@@ -457,6 +479,23 @@ mod tests {
                 "{claims}"
             );
         }
+        // Fresh at the callback but already too old for the page (a short
+        // max age, a slow return): refused here rather than sent round again.
+        assert_eq!(
+            super::check_step_up(
+                &claims("u1", began.into()),
+                "u1",
+                began,
+                max_age,
+                began + 300
+            ),
+            Err(StepUpProblem::NotFresh)
+        );
+        assert!(is_recent(began, max_age, began + 299));
+        assert!(
+            is_recent(began, std::time::Duration::MAX, began + 10),
+            "no overflow"
+        );
     }
 
     fn callback(query: &str) -> CallbackParams {

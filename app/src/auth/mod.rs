@@ -43,6 +43,7 @@ pub use routes::routes;
 pub use settings::{is_loopback, AuthSettings};
 pub use store::{Store, StoreError};
 
+pub(crate) use flow::is_recent;
 pub(crate) use logout::logout;
 pub(crate) use profile::reload as reload_profile;
 pub(crate) use session::rfc3339;

@@ -15,7 +15,7 @@ use axum::Json;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use super::error::Endpoint;
+use super::error::{Endpoint, Upstream};
 use super::tokens::{self, Current};
 use super::{Auth, AuthError};
 use crate::model::{ApiCall, ApiError};
@@ -51,7 +51,10 @@ async fn call(auth: &Auth, session: &Session) -> Result<Option<ApiCall>, AuthErr
         })?;
     let now = OffsetDateTime::now_utc();
     Ok(Some(ApiCall {
-        response: serde_json::to_value(&userinfo).map_err(|_| AuthError::SessionStore)?,
+        response: serde_json::to_value(&userinfo).map_err(|_| AuthError::Provider {
+            endpoint: Endpoint::Userinfo,
+            failure: Upstream::Malformed,
+        })?,
         access_token_expires_in: user
             .tokens
             .expires_at

@@ -48,6 +48,13 @@ pub fn ApiPanel() -> impl IntoView {
         Some(Err(error)) => error.to_string(),
     };
     let failed = move || matches!(answer.get(), Some(Err(_)));
+    // Announced to screen readers instead of the whole answer.
+    let status = move || match (pending.get(), answer.get()) {
+        (true, _) => "Calling the API…",
+        (false, None) => "",
+        (false, Some(Ok(_))) => "Answer received.",
+        (false, Some(Err(_))) => "The call failed.",
+    };
     view! {
         <section class="card api" aria-labelledby="api-heading" aria-busy=move || pending.get().to_string()>
             <h2 id="api-heading">"An API, called for you"</h2>
@@ -71,7 +78,8 @@ pub fn ApiPanel() -> impl IntoView {
                     {move || if pending.get() { "Calling…" } else { "Refresh now" }}
                 </button>
             </form>
-            <pre class="api-result" class:error=failed tabindex="0" data-testid="api-result" aria-live="polite">{result}</pre>
+            <p class="visually-hidden" role="status">{status}</p>
+            <pre class="api-result" class:error=failed tabindex="0" data-testid="api-result">{result}</pre>
         </section>
     }
 }

@@ -70,7 +70,12 @@ fn UserMenu(user: UserView, account_settings: bool) -> impl IntoView {
                         // would not carry the `Strict` session cookie, and
                         // this tab catches up when it gets the focus back.
                         <li>
-                            <a href=paths::ACCOUNT_SETTINGS target="_blank" rel="external noopener">
+                            <a
+                                href=paths::ACCOUNT_SETTINGS
+                                target="_blank"
+                                rel="external noopener"
+                                on:click=move |_| state.left_for_settings.set(true)
+                            >
                                 "Account settings"
                                 <span class="visually-hidden">" (opens in a new tab)"</span>
                             </a>

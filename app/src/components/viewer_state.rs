@@ -6,13 +6,15 @@ use crate::model::{ApiError, Viewer};
 /// Who is looking at the page, shared by the header and the page itself so
 /// that a page view asks the server once; refetched after a profile reload
 /// or a logout, so the page follows what the server did, and when the
-/// window gets the focus back (say, from the provider's account settings in
-/// another tab), so it follows what the user did elsewhere.
+/// window gets the focus back after the user opened the provider's account
+/// settings in another tab, so it follows what they did there.
 #[derive(Clone, Copy)]
 pub struct ViewerState {
     pub viewer: Resource<Result<Viewer, ApiError>>,
     pub reload: ServerAction<ReloadProfile>,
     pub logout: ServerAction<Logout>,
+    /// The user opened the account settings; set by the link.
+    pub left_for_settings: RwSignal<bool>,
 }
 
 impl ViewerState {
@@ -24,15 +26,22 @@ impl ViewerState {
             move || (reload.version().get(), logout.version().get()),
             |_| current_viewer(),
         );
+        let left_for_settings = RwSignal::new(false);
         #[cfg(feature = "hydrate")]
         {
-            let listener = window_event_listener(leptos::ev::focus, move |_| viewer.refetch());
+            let listener = window_event_listener(leptos::ev::focus, move |_| {
+                if left_for_settings.get_untracked() {
+                    left_for_settings.set(false);
+                    viewer.refetch();
+                }
+            });
             on_cleanup(move || listener.remove());
         }
         provide_context(Self {
             viewer,
             reload,
             logout,
+            left_for_settings,
         });
     }
 

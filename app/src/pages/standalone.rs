@@ -7,8 +7,9 @@ use leptos::tachys::view::RenderHtml;
 
 use crate::paths;
 
-/// A short page explaining why sign-in did not work, with a way out.
-pub fn problem(title: &'static str, message: String) -> String {
+/// A short page explaining why sign-in did not work, with a way out:
+/// `retry` starts the sign-in again.
+pub fn problem(title: &'static str, message: String, retry: &'static str) -> String {
     document(
         title,
         None,
@@ -16,7 +17,7 @@ pub fn problem(title: &'static str, message: String) -> String {
             <h1>{title}</h1>
             <p class="notice error" role="alert">{message}</p>
             <div class="actions">
-                <a class="button" href=paths::LOGIN>"Try again"</a>
+                <a class="button" href=retry>"Try again"</a>
                 <a class="button secondary" href=paths::HOME>"Home"</a>
             </div>
         },
