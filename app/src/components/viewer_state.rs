@@ -5,9 +5,10 @@ use crate::model::{ApiError, Viewer};
 
 /// Who is looking at the page, shared by the header and the page itself so
 /// that a page view asks the server once; refetched after a profile reload
-/// or a logout, so the page follows what the server did, and when the
-/// window gets the focus back after the user opened the provider's account
-/// settings in another tab, so it follows what they did there.
+/// or a logout, so the page follows what the server did. When the window
+/// gets the focus back after the user opened the provider's account
+/// settings in another tab, the profile is reloaded, so the page follows
+/// what they did there.
 #[derive(Clone, Copy)]
 pub struct ViewerState {
     pub viewer: Resource<Result<Viewer, ApiError>>,
@@ -29,10 +30,12 @@ impl ViewerState {
         let left_for_settings = RwSignal::new(false);
         #[cfg(feature = "hydrate")]
         {
+            // A profile reload, not just a refetch: whatever ran while the
+            // user was away may have caught up before they changed anything.
             let listener = window_event_listener(leptos::ev::focus, move |_| {
                 if left_for_settings.get_untracked() {
                     left_for_settings.set(false);
-                    viewer.refetch();
+                    reload.dispatch(ReloadProfile {});
                 }
             });
             on_cleanup(move || listener.remove());
