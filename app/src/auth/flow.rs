@@ -17,10 +17,10 @@ use url::Url;
 
 use super::authorize::AuthorizeOptions;
 use super::error::{Endpoint, IdTokenProblem, OAuthCode, StepUpProblem, Upstream};
-use super::logout;
 use super::provider;
 use super::session::{self, UserSession};
 use super::tokens::TokenSet;
+use super::{logout, profile};
 use super::{Auth, AuthError};
 use crate::paths;
 
@@ -200,17 +200,12 @@ pub(crate) async fn finish(
         return Err(AuthError::InvalidIdToken(IdTokenProblem::AccessTokenHash));
     }
 
-    let userinfo = provider
-        .userinfo(
-            auth.http(),
-            response.access_token(),
-            Some(claims.subject().as_str()),
-        )
-        .await
-        .map_err(|failure| AuthError::Provider {
-            endpoint: Endpoint::Userinfo,
-            failure,
-        })?;
+    let userinfo = profile::fetch(
+        auth,
+        response.access_token(),
+        Some(claims.subject().as_str()),
+    )
+    .await?;
 
     let now = OffsetDateTime::now_utc();
     let (ends_at, idle_until) = session::deadlines(auth.settings(), now);
@@ -231,8 +226,7 @@ pub(crate) async fn finish(
     Ok(UserSession {
         id_token: id_token.clone(),
         claims,
-        userinfo: serde_json::to_value(&userinfo)
-            .map_err(|_| AuthError::InvalidIdToken(IdTokenProblem::Malformed))?,
+        userinfo,
         tokens: TokenSet::from_response(&response, &auth.settings().scopes, None, now),
         profile_stale: false,
         ends_at,

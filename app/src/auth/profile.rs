@@ -4,7 +4,9 @@
 use tower_sessions::session::Id;
 use tower_sessions::Session;
 
-use super::error::Endpoint;
+use openidconnect::AccessToken;
+
+use super::error::{Endpoint, Upstream};
 use super::session::{self, UserSession};
 use super::tokens::{self, Current};
 use super::{Auth, AuthError};
@@ -59,6 +61,25 @@ pub(crate) async fn catch_up(
     }
 }
 
+/// The user's claims from the provider's userinfo endpoint, as JSON, for
+/// the access token given; an answer about anyone but `subject` is refused.
+pub(crate) async fn fetch(
+    auth: &Auth,
+    access_token: &AccessToken,
+    subject: Option<&str>,
+) -> Result<serde_json::Value, AuthError> {
+    let failed = |failure| AuthError::Provider {
+        endpoint: Endpoint::Userinfo,
+        failure,
+    };
+    let userinfo = auth
+        .provider()?
+        .userinfo(auth.http(), access_token, subject)
+        .await
+        .map_err(failed)?;
+    serde_json::to_value(&userinfo).map_err(|_| failed(Upstream::Malformed))
+}
+
 /// Fetches userinfo with the user's access token and writes it into the
 /// session as stored now: while we waited, a refresh may have rotated its
 /// tokens, or the user may have signed out (`None`).
@@ -67,15 +88,7 @@ async fn refetch(
     id: &Id,
     user: &UserSession,
 ) -> Result<Option<UserSession>, AuthError> {
-    let userinfo = auth
-        .provider()?
-        .userinfo(auth.http(), &user.tokens.access_token, user.subject())
-        .await
-        .map_err(|failure| AuthError::Provider {
-            endpoint: Endpoint::Userinfo,
-            failure,
-        })?;
-    let userinfo = serde_json::to_value(&userinfo).map_err(|_| AuthError::SessionStore)?;
+    let userinfo = fetch(auth, &user.tokens.access_token, user.subject()).await?;
     session::update(auth.store(), id, |stored| {
         stored.userinfo = userinfo.clone();
         stored.profile_stale = false;

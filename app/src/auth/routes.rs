@@ -6,7 +6,7 @@
 
 use axum::extract::{FromRef, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -30,8 +30,8 @@ where
     Auth: FromRef<S>,
 {
     Router::new()
-        .route(paths::LOGIN, get(login))
-        .route(paths::SIGNUP, get(signup))
+        .route(paths::LOGIN, get(sign_in))
+        .route(paths::SIGNUP, get(sign_in))
         .route(paths::REAUTHENTICATE, get(reauthenticate))
         .route(paths::ACCOUNT_SETTINGS, get(account_settings))
         .route(paths::CALLBACK, get(callback))
@@ -40,39 +40,26 @@ where
         .route(paths::BACKCHANNEL_LOGOUT, post(events::backchannel_logout))
 }
 
-/// `GET /login[?return_to=/path]`: starts a sign-in at the provider.
-async fn login(
+/// `GET /login[?return_to=/path]`: starts a sign-in at the provider;
+/// `GET /signup[…]`, the same on the provider's sign-up page.
+async fn sign_in(
     State(auth): State<Auth>,
     session: Session,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    uri: Uri,
 ) -> Result<Response, AuthError> {
+    let intent = if uri.path() == paths::SIGNUP {
+        Intent::SignUp
+    } else {
+        Intent::SignIn
+    };
     let current = session::load(&session).await?;
     start(
         &auth,
         &session,
         &headers,
-        query,
-        Intent::SignIn,
-        current,
-        None,
-    )
-}
-
-/// `GET /signup[?return_to=/path]`: the same, on the provider's sign-up page.
-async fn signup(
-    State(auth): State<Auth>,
-    session: Session,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, AuthError> {
-    let current = session::load(&session).await?;
-    start(
-        &auth,
-        &session,
-        &headers,
-        query,
-        Intent::SignUp,
+        uri.query(),
+        intent,
         current,
         None,
     )
@@ -88,7 +75,15 @@ async fn reauthenticate(
     RawQuery(query): RawQuery,
 ) -> Result<Response, AuthError> {
     let Some(user) = session::load(&session).await? else {
-        return start(&auth, &session, &headers, query, Intent::SignIn, None, None);
+        return start(
+            &auth,
+            &session,
+            &headers,
+            query.as_deref(),
+            Intent::SignIn,
+            None,
+            None,
+        );
     };
     if !user.claims().can_reauthenticate {
         return Err(AuthError::CannotReauthenticate);
@@ -102,7 +97,7 @@ async fn reauthenticate(
         &auth,
         &session,
         &headers,
-        query,
+        query.as_deref(),
         intent,
         Some(user),
         subject,
@@ -119,7 +114,7 @@ fn start(
     auth: &Auth,
     session: &Session,
     headers: &HeaderMap,
-    query: Option<String>,
+    query: Option<&str>,
     intent: Intent,
     current: Option<UserSession>,
     step_up: Option<String>,

@@ -15,9 +15,8 @@ use axum::Json;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use super::error::{Endpoint, Upstream};
 use super::tokens::{self, Current};
-use super::{Auth, AuthError};
+use super::{profile, Auth, AuthError};
 use crate::model::{ApiCall, ApiError};
 
 /// `GET /api/userinfo`: `ApiCall` as JSON, or an `ApiError` with its status.
@@ -41,20 +40,10 @@ async fn call(auth: &Auth, session: &Session) -> Result<Option<ApiCall>, AuthErr
     let Current::SignedIn(user) = tokens::current(auth, session).await? else {
         return Ok(None);
     };
-    let userinfo = auth
-        .provider()?
-        .userinfo(auth.http(), &user.tokens.access_token, user.subject())
-        .await
-        .map_err(|failure| AuthError::Provider {
-            endpoint: Endpoint::Userinfo,
-            failure,
-        })?;
+    let response = profile::fetch(auth, &user.tokens.access_token, user.subject()).await?;
     let now = OffsetDateTime::now_utc();
     Ok(Some(ApiCall {
-        response: serde_json::to_value(&userinfo).map_err(|_| AuthError::Provider {
-            endpoint: Endpoint::Userinfo,
-            failure: Upstream::Malformed,
-        })?,
+        response,
         access_token_expires_in: user
             .tokens
             .expires_at

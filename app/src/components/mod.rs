@@ -2,6 +2,7 @@
 
 mod api_panel;
 mod banner;
+mod brand;
 mod logout_form;
 mod profile_card;
 mod session_view;
@@ -10,6 +11,7 @@ mod viewer_state;
 
 pub use api_panel::ApiPanel;
 pub use banner::LocalProviderBanner;
+pub use brand::Brand;
 pub use logout_form::LogoutForm;
 pub use profile_card::ProfileCard;
 pub use session_view::SessionView;

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
-use super::{LogoutForm, ViewerState};
+use super::{Brand, LogoutForm, ViewerState};
 use crate::model::{UserView, Viewer};
 use crate::paths;
 
@@ -12,10 +12,7 @@ pub fn SiteHeader() -> impl IntoView {
     view! {
         <header class="site-header">
             <div class="bar">
-                <a class="brand" href=paths::HOME>
-                    <span class="logo" aria-hidden="true"></span>
-                    "Authgear + Leptos"
-                </a>
+                <Brand/>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match state.viewer.await {
@@ -57,10 +54,13 @@ fn UserMenu(user: UserView, account_settings: bool) -> impl IntoView {
         .map(|c| c.to_uppercase().to_string())
         .unwrap_or_default();
     let is_admin = user.is_admin;
+    let label = user.display_name.clone();
     view! {
         <nav class="user-menu" aria-label="Account">
             <details class="menu">
-                <summary>
+                // Named for screen readers also where a narrow screen shows
+                // only the avatar.
+                <summary aria-label=label>
                     <span class="avatar" aria-hidden="true">{initial}</span>
                     <span class="menu-name">{user.display_name}</span>
                 </summary>

@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use leptos::tachys::view::RenderHtml;
 
+use crate::components::Brand;
 use crate::paths;
 
 /// A short page explaining why sign-in did not work, with a way out:
@@ -74,10 +75,7 @@ fn document(title: &'static str, refresh: Option<String>, body: impl IntoView + 
             <body>
                 <header class="site-header">
                     <div class="bar">
-                        <a class="brand" href=paths::HOME>
-                            <span class="logo" aria-hidden="true"></span>
-                            "Authgear + Leptos"
-                        </a>
+                        <Brand/>
                     </div>
                 </header>
                 <main id="main">{body}</main>
