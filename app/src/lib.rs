@@ -2,6 +2,7 @@
 //! (feature `ssr`) and for the browser (feature `hydrate`).
 
 pub mod api;
+pub mod assets;
 #[cfg(feature = "ssr")]
 pub mod auth;
 pub mod claims;
@@ -13,7 +14,7 @@ pub mod pages;
 pub mod paths;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment};
 
@@ -34,6 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                <link rel="stylesheet" id="leptos" href=assets::stylesheet()/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -50,7 +52,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     ViewerState::provide();
     view! {
-        <Stylesheet id="leptos" href=paths::STYLESHEET/>
         <Title text="Authgear + Leptos"/>
         <Router>
             // External: the router would only scroll, leaving the focus behind.

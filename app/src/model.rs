@@ -4,6 +4,7 @@
 //! room for claims and metadata, so a secret cannot leak by accident.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::claims::UserClaims;
@@ -28,6 +29,9 @@ pub struct UserView {
     pub signed_in_at: Option<String>,
     /// The user holds the role that opens the admin page.
     pub is_admin: bool,
+    /// Seconds until the access token the server holds expires, as of this
+    /// answer: the API panel's clock starts from it without calling the API.
+    pub access_token_expires_in: Option<u64>,
     pub session: SessionDetails,
 }
 
@@ -60,21 +64,24 @@ pub enum AdminAccess {
 
 /// What the JSON API (`paths::USERINFO_API`) answers: the protected API's
 /// response, and how long the access token the server used stays valid.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ApiCall {
-    pub response: Value,
+    /// The API's JSON as the server indented it: the page shows it as it
+    /// comes, with no JSON value type in the browser's code.
+    pub response: Box<RawValue>,
     pub access_token_expires_in: Option<u64>,
 }
 
-/// The session as shown in the JSON view.
+/// The session as the page shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionDetails {
     /// RFC 3339 time at which the session ends (idle timeout or lifetime,
     /// whichever comes first) unless activity extends it.
     pub ends_at: String,
-    pub id_token_claims: Value,
-    pub userinfo: Value,
     pub tokens: TokenMeta,
+    /// The session as indented JSON, for people to read: the end, the ID
+    /// token's claims, userinfo's and the token facts. Made on the server.
+    pub json: String,
 }
 
 /// Facts about the tokens the server holds, never the tokens themselves.
@@ -162,13 +169,6 @@ pub fn display_name(sources: &[&Value]) -> String {
         .find(|value| !value.is_empty())
         .unwrap_or("there")
         .to_owned()
-}
-
-impl SessionDetails {
-    /// The session as indented JSON, for people to read.
-    pub fn pretty_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default()
-    }
 }
 
 #[cfg(test)]

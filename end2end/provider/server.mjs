@@ -347,17 +347,33 @@ async function settings(req, res) {
   );
 }
 
+// Every request the app (or a browser) made, by path: how many, and the
+// milliseconds the provider spent answering them, so that a benchmark can
+// show the app made no call and subtract the provider's own time.
+const served = {};
+const count = (req, res, path) => {
+  const started = process.hrtime.bigint();
+  res.on("finish", () => {
+    const entry = (served[path] ??= { count: 0, ms: 0 });
+    entry.count += 1;
+    entry.ms += Number(process.hrtime.bigint() - started) / 1e6;
+  });
+};
+
 const callback = provider.callback();
 const server = http.createServer(async (req, res) => {
   const path = req.url.split("?")[0];
   try {
     if (path === "/__test__/events" && req.method === "GET") return json(res, 200, events);
     if (path === "/__test__/tokens" && req.method === "GET") return json(res, 200, issued);
+    if (path === "/__test__/requests" && req.method === "GET") return json(res, 200, served);
     if (path === "/__test__/reset" && req.method === "POST") {
       events.length = 0;
       issued.length = 0;
+      for (const path of Object.keys(served)) delete served[path];
       return json(res, 200, { ok: true });
     }
+    count(req, res, path);
     if (path.startsWith("/interaction/")) return await interaction(req, res);
     if (path === "/settings") return await settings(req, res);
   } catch (error) {

@@ -175,8 +175,12 @@ test("an API called through the server: fresh result, live countdown, Refresh no
   await login(page, "ada");
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   const result = page.getByTestId("api-result");
-  await expect(result).toContainText('"email": "ada@example.com"');
-  await expect(result).toContainText('"https://authgear.com/claims/user/roles"');
+  // A page view calls nothing: the clock starts from what the page says.
+  const callsAtView = await count("userinfo.success");
+  await page.reload();
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await expect(result).toHaveText("Not called yet.");
+  expect(await count("userinfo.success"), "no userinfo call for a page view").toBe(callsAtView);
 
   // The local provider's access tokens live 3 s here: the clock runs down.
   const countdown = page.getByTestId("countdown");
@@ -188,6 +192,8 @@ test("an API called through the server: fresh result, live countdown, Refresh no
       .length;
   const [refreshesBefore, callsBefore] = [await refreshes(), await count("userinfo.success")];
   await page.getByRole("button", { name: "Refresh now" }).click();
+  await expect(result).toContainText('"email": "ada@example.com"');
+  await expect(result).toContainText('"https://authgear.com/claims/user/roles"');
   await expect(countdown).toHaveText(/^0:0[1-3]$/);
   expect(await refreshes(), "the expired token was renewed before the call").toBeGreaterThan(refreshesBefore);
   expect(await count("userinfo.success")).toBeGreaterThan(callsBefore);

@@ -60,6 +60,7 @@ for (const colorScheme of ["light", "dark"] as const) {
     test("signed-in pages", async ({ page }) => {
       await login(page, "ada");
       await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+      await page.getByRole("button", { name: "Refresh now" }).click();
       await expect(page.getByTestId("api-result")).toContainText("ada@example.com");
       await expectAccessible(page, "signed-in home");
       await page.locator(".user-menu summary").click();
@@ -94,6 +95,8 @@ test.describe("on a 360 px phone", () => {
     await page.goto("/");
     expect(await fits(), "guest home fits").toBe(true);
     await login(page, "ada");
+    await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+    await page.getByRole("button", { name: "Refresh now" }).click();
     await expect(page.getByTestId("api-result")).toContainText("ada@example.com");
     expect(await fits(), "signed-in home fits").toBe(true);
     await page.locator(".user-menu summary").click();
@@ -102,11 +105,12 @@ test.describe("on a 360 px phone", () => {
   });
 });
 
-test("the page does not move when it hydrates and the API answers", async ({ page }) => {
+// The API answers only when asked: a shift then follows the user's input,
+// which does not count as layout shift.
+test("the page does not move when it hydrates", async ({ page }) => {
   await login(page, "ada");
   await page.reload();
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
-  await expect(page.getByTestId("api-result")).toContainText("ada@example.com");
   const layoutShift = () =>
     page.evaluate(
       () =>

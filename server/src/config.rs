@@ -167,6 +167,9 @@ impl Config {
             }
             auth.step_up_max_age = age;
         }
+        if let Some(value) = get("SESSION_CACHE_TTL") {
+            auth.session_cache_ttl = parse_cache_ttl(&value)?;
+        }
         if let Some(role) = get("ADMIN_ROLE") {
             if role.len() > 128 || role.chars().any(char::is_whitespace) {
                 return Err(ConfigError::Invalid {
@@ -290,6 +293,29 @@ fn parse_redis_url(value: &str) -> Result<Url, ConfigError> {
         return Err(invalid("it has no host"));
     }
     Ok(url)
+}
+
+/// How long a session read may be reused: `off`, `1s`, or milliseconds up to
+/// a second (`250ms`). Longer would let a logout on another instance go
+/// unnoticed here for longer than the app promises.
+fn parse_cache_ttl(value: &str) -> Result<std::time::Duration, ConfigError> {
+    let millis = match value {
+        "off" | "0" => Some(0),
+        "1s" => Some(1000),
+        _ => value
+            .strip_suffix("ms")
+            .filter(|number| number.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|number| number.parse::<u64>().ok())
+            .filter(|&millis| millis <= 1000),
+    };
+    millis
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| ConfigError::Invalid {
+            var: "SESSION_CACHE_TTL",
+            reason: format!(
+                "{value:?}: use off, a number of milliseconds up to 1000 (250ms), or 1s"
+            ),
+        })
 }
 
 /// A duration as people write it: a whole number and a unit, `90s`, `30m`,
@@ -628,6 +654,23 @@ mod tests {
     }
 
     #[test]
+    fn the_session_cache_is_a_second_at_most() {
+        let ttl = |value| {
+            config(&[("SESSION_CACHE_TTL", value)])
+                .expect("valid")
+                .auth
+                .session_cache_ttl
+        };
+        assert_eq!(
+            config(&[]).expect("valid").auth.session_cache_ttl,
+            std::time::Duration::from_secs(1)
+        );
+        assert_eq!(ttl("off"), std::time::Duration::ZERO);
+        assert_eq!(ttl("250ms"), std::time::Duration::from_millis(250));
+        assert_eq!(ttl("1s"), std::time::Duration::from_secs(1));
+    }
+
+    #[test]
     fn durations_are_read_as_people_write_them() {
         for (value, seconds) in [
             ("90s", 90),
@@ -671,6 +714,10 @@ mod tests {
             ("STEP_UP_MAX_AGE", "1000000w", "use from 1m to 30d"),
             ("ADMIN_ROLE", "site admin", "one role key"),
             ("AUTHGEAR_ACCOUNT_SETTINGS", "yes", "use on"),
+            ("SESSION_CACHE_TTL", "2s", "up to 1000"),
+            ("SESSION_CACHE_TTL", "1001ms", "up to 1000"),
+            ("SESSION_CACHE_TTL", "-5ms", "up to 1000"),
+            ("SESSION_CACHE_TTL", "ms", "up to 1000"),
         ] {
             let message = error(&[(var, value)]);
             assert!(

@@ -14,6 +14,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -71,10 +72,20 @@ pub fn router(state: AppState) -> Router {
             auth::reject_cross_site,
         ))
         .with_state(state.clone());
-    // Probes stay outside the session layer: they touch no session.
+    // Probes and static files stay outside the session layer: they touch no
+    // session.
     let mut router = Router::new()
         .merge(health::routes(state.auth.clone()))
-        .merge(app);
+        .nest_service(
+            &format!("/{}", state.leptos_options.site_pkg_dir),
+            assets(&state.leptos_options),
+        )
+        .merge(app.layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            // Pages and server functions may show who is signed in: no
+            // browser or proxy keeps a copy.
+            HeaderValue::from_static("no-store"),
+        )));
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
@@ -88,6 +99,41 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The built script, wasm and stylesheet, from `<site root>/<pkg dir>`, in
+/// the `.br` or `.gz` form the build made of each when the browser accepts
+/// it. Hashed names never change content, so browsers keep them a year
+/// without asking again; plain names (a build without `hash-files`) are
+/// checked on every use.
+fn assets(options: &LeptosOptions) -> Router {
+    let dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let cache = HeaderValue::from_static(if options.hash_files {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    });
+    Router::new()
+        .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+        .layer(axum::middleware::map_response(
+            move |mut response: axum::response::Response| {
+                let cache = cache.clone();
+                async move {
+                    let headers = response.headers_mut();
+                    // Each name has one body, in several encodings.
+                    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+                    if response.status().is_success() {
+                        response.headers_mut().insert(header::CACHE_CONTROL, cache);
+                    } else {
+                        // A file missing now may be deployed in a minute.
+                        response
+                            .headers_mut()
+                            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    }
+                    response
+                }
+            },
+        ))
 }
 
 /// The span around one request: its id, method and path. Not the query,

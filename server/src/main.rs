@@ -7,6 +7,9 @@ use server::config::{Config, LogFormat, SessionStoreConfig};
 use server::{router, AppState};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How often expired sessions are removed from the store.
 const SESSION_CLEANUP_PERIOD: std::time::Duration = std::time::Duration::from_secs(60 * 10);
 
@@ -40,9 +43,12 @@ async fn run() -> Result<(), String> {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().with_current_span(true).init(),
     }
-    let leptos_options = get_configuration(None)
+    let mut leptos_options = get_configuration(None)
         .map_err(|error| format!("the Leptos settings could not be read: {error}"))?
         .leptos_options;
+    if !app::assets::init(&mut leptos_options) {
+        tracing::info!("no hash.txt beside the server binary: assets are served under their plain names, uncached");
+    }
 
     if config.auth.is_local_provider() {
         tracing::warn!(

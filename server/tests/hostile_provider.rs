@@ -217,7 +217,7 @@ async fn a_rotated_signing_key_is_fetched_once_and_accepted() {
         "one refetch for the new kid"
     );
     assert_eq!(
-        browser.viewer().await["user"]["session"]["id_token_claims"]["sub"],
+        browser.viewer().await["user"]["claims"]["subject"],
         "user-42"
     );
 

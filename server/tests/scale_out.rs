@@ -2,27 +2,95 @@
 //! begun on one is seen on every other, refreshed once among all of them,
 //! ended everywhere by a logout on any, and a Redis outage is a 503, not a
 //! sign-out.
+//!
+//! Each instance may serve a session it read less than a second ago
+//! (`SESSION_CACHE_TTL`): what happens on one instance takes effect on the
+//! others within that bound, and on the instance itself at once.
 
 #![allow(clippy::unwrap_used)] // Test code: a panic is a failed test.
 
 mod support;
 
+use std::time::Duration;
+
+use app::auth::AuthSettings;
 use reqwest::StatusCode;
 use support::provider::Gate;
 use support::{login_with_a_due_token, RedisServer, TestApp, TestProvider};
 
+const WEBHOOK_SECRET: &str = "test-webhook-secret";
+
+/// How long an instance may serve what it read before: the bound within
+/// which a change made on one instance is seen on another.
+const CACHE_BOUND: Duration = Duration::from_secs(1);
+
 /// Two instances of the app on one Redis. Both are reached under the first
 /// one's public URL, as behind a load balancer.
 async fn two_instances(provider: &TestProvider, redis: &RedisServer) -> (TestApp, TestApp) {
-    let a = TestApp::start_with(provider.issuer(), &[("REDIS_URL", &redis.url())]).await;
-    let b = TestApp::start_with(
-        provider.issuer(),
-        &[("REDIS_URL", &redis.url()), ("APP_URL", &a.url)],
-    )
-    .await;
+    two_tuned_instances(provider, redis, |_| {}).await
+}
+
+/// The same, with settings changed by `tune` on both.
+async fn two_tuned_instances(
+    provider: &TestProvider,
+    redis: &RedisServer,
+    tune: impl Fn(&mut AuthSettings),
+) -> (TestApp, TestApp) {
+    let shared = [
+        ("REDIS_URL", redis.url()),
+        ("AUTHGEAR_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+    ];
+    let env = |extra: Option<(&'static str, String)>| {
+        let mut env: Vec<(&'static str, String)> = shared.to_vec();
+        env.extend(extra);
+        env
+    };
+    let a_env = env(None);
+    let a = TestApp::start_tuned(provider.issuer(), &borrowed(&a_env), &tune).await;
+    let b_env = env(Some(("APP_URL", a.url.clone())));
+    let b = TestApp::start_tuned(provider.issuer(), &borrowed(&b_env), &tune).await;
     a.auth.provider_ready().await;
     b.auth.provider_ready().await;
     (a, b)
+}
+
+fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect()
+}
+
+/// Waits out the bound, counted from now: every session read that began
+/// before this call is then too old to be served again.
+async fn after_the_cache_bound() {
+    tokio::time::sleep(CACHE_BOUND).await;
+}
+
+/// An Authgear event about the signed-in user, signed as Authgear signs it.
+async fn authgear_event(app: &TestApp, kind: &str) -> StatusCode {
+    use hmac::Mac;
+    let body = serde_json::to_vec(&serde_json::json!({
+        "id": "0f2ba1a0-b3b6-4f1b-9a3e-000000000002",
+        "seq": 7,
+        "type": kind,
+        "payload": {"user": {"id": support::provider::SUBJECT}},
+        "context": {"timestamp": 1_800_000_000},
+    }))
+    .unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+    mac.update(&body);
+    support::cookieless_client()
+        .post(format!("{}/webhooks/authgear", app.url))
+        .header("content-type", "application/json")
+        .header(
+            "x-authgear-body-signature",
+            hex::encode(mac.finalize().into_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 #[tokio::test]
@@ -63,12 +131,116 @@ async fn instances_share_sessions_refreshes_and_logouts() {
     );
 
     assert_eq!(on_a.logout().await.status(), StatusCode::FOUND);
+    assert!(on_a.viewer().await["user"].is_null(), "out on A at once");
+    after_the_cache_bound().await;
     assert!(
         on_b.viewer().await["user"].is_null(),
-        "logged out on A, out on B"
+        "logged out on A, out on B within the bound"
     );
     let page = on_b.get("/").await.text().await.unwrap();
     assert!(page.contains("Welcome Guest"), "{page}");
+}
+
+#[tokio::test]
+async fn a_copy_read_before_another_instance_refreshed_does_not_spend_the_token_again() {
+    const CONFIRM_EVERY: Duration = Duration::from_millis(300);
+    let redis = RedisServer::start().await;
+    let provider = TestProvider::start().await;
+    let (a, b) = two_tuned_instances(&provider, &redis, |settings| {
+        settings.liveness_interval = Some(CONFIRM_EVERY);
+    })
+    .await;
+    let on_a = a.browser();
+    let on_b = b.same_browser_as(&on_a);
+    on_a.login().await;
+    let signed_in = std::time::Instant::now();
+    // B reads the session, and may serve that copy for a second.
+    assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada Lovelace");
+
+    // The grant is due for confirming: A refreshes, spending the token that
+    // B's copy still holds.
+    tokio::time::sleep(CONFIRM_EVERY.saturating_sub(signed_in.elapsed())).await;
+    assert_eq!(on_a.viewer().await["user"]["display_name"], "Ada Lovelace");
+    assert_eq!(provider.refresh_grants(), 1);
+
+    // B's copy finds the grant due too. Spending its token again would be
+    // refused (rotation has no grace) and end the session.
+    assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada Lovelace");
+    assert_eq!(
+        provider.refresh_grants(),
+        1,
+        "A's tokens were used, not renewed again"
+    );
+    assert_eq!(on_a.viewer().await["user"]["display_name"], "Ada Lovelace");
+}
+
+#[tokio::test]
+async fn page_views_write_nothing_and_a_burst_costs_one_read_a_second() {
+    let redis = RedisServer::start().await;
+    let provider = TestProvider::start().await;
+    let (app, _other) = two_instances(&provider, &redis).await;
+    let browser = app.browser();
+    browser.login().await;
+    browser.viewer().await;
+    let provider_calls = provider.request_count();
+
+    redis.reset_stats();
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        let page = browser.get("/").await.text().await.unwrap();
+        assert!(page.contains("Welcome Ada Lovelace"), "{page}");
+        assert_eq!(
+            browser.viewer().await["user"]["display_name"],
+            "Ada Lovelace"
+        );
+    }
+    let elapsed = started.elapsed();
+    let calls = redis.command_calls();
+    let writes: Vec<_> = calls
+        .iter()
+        .filter(|(command, _)| !matches!(command.as_str(), "get" | "info" | "config|resetstat"))
+        .collect();
+    assert!(writes.is_empty(), "40 views wrote to the store: {calls:?}");
+    // Each read is served again for up to a second.
+    let reads = calls.get("get").copied().unwrap_or(0);
+    let bound = 1 + elapsed.as_secs() + u64::from(elapsed.subsec_nanos() > 0);
+    assert!(reads <= bound, "{reads} reads for 40 views in {elapsed:?}");
+    assert_eq!(
+        provider.request_count(),
+        provider_calls,
+        "no call to the provider while the access token is fresh"
+    );
+}
+
+#[tokio::test]
+async fn what_one_instance_learns_every_instance_shows_within_a_second() {
+    let redis = RedisServer::start().await;
+    let provider = TestProvider::start().await;
+    let (a, b) = two_instances(&provider, &redis).await;
+    let on_a = a.browser();
+    let on_b = b.same_browser_as(&on_a);
+    on_a.login().await;
+    // B has just read the session: it would serve it from memory.
+    assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada Lovelace");
+
+    // The profile changed at the provider, and Authgear told instance A.
+    provider.behave(|b| b.userinfo = serde_json::json!({"name": "Ada King"}));
+    assert_eq!(
+        authgear_event(&a, "user.profile.updated").await,
+        StatusCode::OK
+    );
+    after_the_cache_bound().await;
+    assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada King");
+
+    // The user was disabled, and Authgear told instance A.
+    assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada King");
+    assert_eq!(authgear_event(&a, "user.disabled").await, StatusCode::OK);
+    assert!(on_a.viewer().await["user"].is_null(), "out on A at once");
+    after_the_cache_bound().await;
+    assert!(
+        on_b.viewer().await["user"].is_null(),
+        "and on B within the bound"
+    );
 }
 
 #[tokio::test]
@@ -135,6 +307,7 @@ async fn a_logout_on_one_instance_during_a_refresh_on_another_stays_a_logout() {
     gate.open();
 
     assert!(page_view.await.unwrap()["user"].is_null());
+    after_the_cache_bound().await;
     let issued_by_the_refresh = provider.latest_refresh_token();
     support::wait_until("the refreshed token is revoked", || {
         !provider.is_refresh_token_active(&issued_by_the_refresh)

@@ -231,6 +231,7 @@ pub(crate) async fn finish(
         profile_stale: false,
         ends_at,
         idle_until,
+        shown: Default::default(),
     })
 }
 

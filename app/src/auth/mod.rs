@@ -76,6 +76,7 @@ impl Auth {
             .build()
             .map_err(|_| AuthError::HttpClient)?;
         let provider = ProviderHandle::discover_in_background(settings.clone(), http.clone());
+        let store = store.remembering_for(settings.session_cache_ttl);
         Ok(Self(Arc::new(Inner {
             settings,
             store,

@@ -1,6 +1,8 @@
 //! The user's profile, fetched again from the provider: on request, or on
 //! the first page view after the provider said it changed.
 
+use std::sync::Arc;
+
 use tower_sessions::session::Id;
 use tower_sessions::Session;
 
@@ -31,8 +33,8 @@ pub(crate) async fn reload(auth: &Auth, session: &Session) -> Result<Option<()>,
 pub(crate) async fn catch_up(
     auth: &Auth,
     session: &Session,
-    user: Box<UserSession>,
-) -> Box<UserSession> {
+    user: Arc<UserSession>,
+) -> Arc<UserSession> {
     let Some(id) = session.id() else {
         return user;
     };
@@ -51,7 +53,7 @@ pub(crate) async fn catch_up(
             if let Err(error) = auth.store().release(&claim).await {
                 tracing::warn!(%error, "the profile claim could not be released");
             }
-            Box::new(updated)
+            Arc::new(updated)
         }
         Ok(None) => user,
         Err(error) => {

@@ -1,6 +1,8 @@
 //! The signed-in user as the server keeps them: one [`UserSession`] in the
 //! session store, under the opaque id that the browser's cookie carries.
 
+use std::sync::{Arc, OnceLock};
+
 use openidconnect::core::CoreIdToken;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -9,34 +11,97 @@ use tower_sessions::session::{Error as SessionError, Id};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, Session};
 
+use super::provider::verified_payload;
 use super::store::{Index, Store};
 use super::tokens::TokenSet;
 use super::AuthError;
 use crate::claims::UserClaims;
-use crate::model::{display_name, SessionDetails, UserView};
+use crate::model::{display_name, SessionDetails, TokenMeta, UserView};
 
 /// The key of the user's record inside the session.
 const KEY: &str = "user";
 
 /// Everything the server keeps about a signed-in user.
+///
+/// Stored as [`Stored`]: each claim once. The ID token's claims are read
+/// back from the token itself, which is kept anyway for `id_token_hint`.
 #[derive(Clone, Serialize, Deserialize)]
+#[serde(try_from = "Stored", into = "Stored")]
 pub(crate) struct UserSession {
-    /// Kept only to send back as `id_token_hint` on logout.
+    /// Sent back as `id_token_hint` on logout and step-up.
     pub id_token: CoreIdToken,
-    /// The ID token's claims, as verified at sign-in.
+    /// The ID token's claims, as verified at sign-in (or refresh).
     pub claims: Value,
     pub userinfo: Value,
     pub tokens: TokenSet,
     /// The provider said the profile changed: userinfo is fetched again on
     /// the next page view.
-    #[serde(default)]
     pub profile_stale: bool,
     /// The session's lifetime ends here, whatever the activity.
-    #[serde(with = "time::serde::timestamp::milliseconds_i64")]
     pub ends_at: OffsetDateTime,
     /// And here, unless activity moves it on.
-    #[serde(with = "time::serde::timestamp::milliseconds_i64")]
     pub idle_until: OffsetDateTime,
+    /// What the page shows of it, made on first use: a session read once
+    /// and served to many requests (see `store::Recent`) is rendered once.
+    pub shown: ViewOnce,
+}
+
+/// A [`UserView`] made on first use. A clone starts empty: a session is
+/// cloned to be changed, and must not show what it was before.
+#[derive(Default)]
+pub(crate) struct ViewOnce(OnceLock<UserView>);
+
+impl Clone for ViewOnce {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+/// A [`UserSession`] as the store holds it.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    id_token: CoreIdToken,
+    userinfo: Value,
+    tokens: TokenSet,
+    #[serde(default)]
+    profile_stale: bool,
+    #[serde(with = "time::serde::timestamp::milliseconds_i64")]
+    ends_at: OffsetDateTime,
+    #[serde(with = "time::serde::timestamp::milliseconds_i64")]
+    idle_until: OffsetDateTime,
+}
+
+impl TryFrom<Stored> for UserSession {
+    type Error = &'static str;
+
+    fn try_from(stored: Stored) -> Result<Self, Self::Error> {
+        // Verified before it was stored; the store is ours.
+        let claims = verified_payload(&stored.id_token.to_string())
+            .ok_or("the stored ID token is unreadable")?;
+        Ok(Self {
+            id_token: stored.id_token,
+            claims,
+            userinfo: stored.userinfo,
+            tokens: stored.tokens,
+            profile_stale: stored.profile_stale,
+            ends_at: stored.ends_at,
+            idle_until: stored.idle_until,
+            shown: ViewOnce::default(),
+        })
+    }
+}
+
+impl From<UserSession> for Stored {
+    fn from(user: UserSession) -> Self {
+        Self {
+            id_token: user.id_token,
+            userinfo: user.userinfo,
+            tokens: user.tokens,
+            profile_stale: user.profile_stale,
+            ends_at: user.ends_at,
+            idle_until: user.idle_until,
+        }
+    }
 }
 
 /// Activity moves the idle deadline on at most this often, so that a page
@@ -93,18 +158,46 @@ impl UserSession {
             .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
     }
 
-    /// What the page may show: claims and token metadata, no token.
+    /// What the page may show: claims and token metadata, no token. Made
+    /// once per session read; only the token's remaining time is counted
+    /// again on every call.
     pub fn view(&self) -> UserView {
+        let mut view = self.shown.0.get_or_init(|| self.make_view()).clone();
+        view.access_token_expires_in = self
+            .tokens
+            .expires_at
+            .map(|at| u64::try_from((at - OffsetDateTime::now_utc()).whole_seconds()).unwrap_or(0));
+        view
+    }
+
+    fn make_view(&self) -> UserView {
+        /// The session as the JSON view shows it.
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            ends_at: &'a str,
+            id_token_claims: &'a Value,
+            userinfo: &'a Value,
+            tokens: &'a TokenMeta,
+        }
+        let ends_at = rfc3339(self.deadline()).unwrap_or_default();
+        let tokens = self.tokens.meta();
+        let json = serde_json::to_string_pretty(&Shown {
+            ends_at: &ends_at,
+            id_token_claims: &self.claims,
+            userinfo: &self.userinfo,
+            tokens: &tokens,
+        })
+        .unwrap_or_default();
         UserView {
             display_name: display_name(&[&self.userinfo, &self.claims]),
             claims: self.claims(),
             signed_in_at: self.signed_in_at().and_then(rfc3339),
             is_admin: false,
+            access_token_expires_in: None,
             session: SessionDetails {
-                ends_at: rfc3339(self.deadline()).unwrap_or_default(),
-                id_token_claims: self.claims.clone(),
-                userinfo: self.userinfo.clone(),
-                tokens: self.tokens.meta(),
+                ends_at,
+                tokens,
+                json,
             },
         }
     }
@@ -121,11 +214,15 @@ pub(crate) fn rfc3339(at: OffsetDateTime) -> Option<String> {
 /// What a stored record is filed under: its user's subject and provider
 /// session id, so that events about either can end it.
 pub(crate) fn index_of(record: &tower_sessions::session::Record) -> Index {
+    let claims = record
+        .data
+        .get(KEY)
+        .and_then(|user| user.get("id_token"))
+        .and_then(Value::as_str)
+        .and_then(verified_payload);
     let claim = |name: &str| {
-        record
-            .data
-            .get(KEY)
-            .and_then(|user| user.get("claims"))
+        claims
+            .as_ref()
             .and_then(|claims| claims.get(name))
             .and_then(Value::as_str)
             .map(str::to_owned)
@@ -149,6 +246,27 @@ pub(crate) async fn load(session: &Session) -> Result<Option<UserSession>, AuthE
         }
         Err(error) => Err(store_failure(error)),
     }
+}
+
+/// The signed-in user of this request, as read in the last moment on this
+/// instance (see [`Recent`](super::store::Recent)) or from the store now.
+/// For page views and API calls: what changes the session reads it afresh.
+pub(crate) async fn load_recent(
+    store: &Store,
+    session: &Session,
+) -> Result<Option<Arc<UserSession>>, AuthError> {
+    let Some(id) = session.id() else {
+        return Ok(None);
+    };
+    if let Some(user) = store.recent().get(&id) {
+        return Ok(Some(user));
+    }
+    let ticket = store.recent().ticket();
+    let user = load(session).await?.map(Arc::new);
+    if let (Some(user), Some(id)) = (&user, session.id()) {
+        store.recent().remember(ticket, id, Arc::clone(user));
+    }
+    Ok(user)
 }
 
 /// Starts a signed-in session under a new id, so an id planted in the
@@ -296,13 +414,14 @@ mod tests {
             profile_stale: false,
             ends_at: issued + time::Duration::days(30),
             idle_until: issued + time::Duration::days(7),
+            shown: ViewOnce::default(),
         }
     }
 
     #[test]
     fn the_session_view_never_contains_a_token() {
         let view = user().view();
-        let shown = serde_json::to_string(&view).expect("json") + &view.session.pretty_json();
+        let shown = serde_json::to_string(&view).expect("json");
         for secret in [ACCESS, REFRESH, ID_TOKEN, "eyJ"] {
             assert!(!shown.contains(secret), "{secret} leaked into {shown}");
         }

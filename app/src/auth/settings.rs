@@ -46,6 +46,10 @@ pub struct AuthSettings {
     /// The provider's account settings page, where users change their
     /// profile, password and sign-in methods: Authgear's `<issuer>/settings`.
     pub account_settings: Option<Url>,
+    /// How long an instance may serve a session it read from the store
+    /// without reading it again (at most a second). A logout, refresh or
+    /// provider event on another instance takes effect here within this.
+    pub session_cache_ttl: Duration,
 }
 
 impl AuthSettings {
@@ -80,6 +84,7 @@ impl AuthSettings {
             step_up_max_age: Duration::from_secs(5 * 60),
             admin_role: "admin".to_owned(),
             account_settings: None,
+            session_cache_ttl: Duration::from_secs(1),
         }
         .with_account_settings(None)
     }

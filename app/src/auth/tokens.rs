@@ -29,7 +29,7 @@
 //! their idle timeout or lifetime before anything else.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
@@ -151,7 +151,7 @@ impl TokenSet {
 
 /// What a request finds in its session.
 pub(crate) enum Current {
-    SignedIn(Box<UserSession>),
+    SignedIn(Arc<UserSession>),
     Guest,
     /// The session existed but the provider ended it; it has been removed.
     Ended,
@@ -160,7 +160,7 @@ pub(crate) enum Current {
 /// The session's user with an access token that is good to use, refreshing
 /// it first if it is due. Makes no provider call otherwise.
 pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, AuthError> {
-    let Some(user) = session::load(session).await? else {
+    let Some(user) = session::load_recent(auth.store(), session).await? else {
         return Ok(Current::Guest);
     };
     let now = OffsetDateTime::now_utc();
@@ -195,7 +195,7 @@ pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, A
             other => return Ok(other),
         }
     } else {
-        Box::new(user)
+        user
     };
     if user.profile_stale {
         return Ok(Current::SignedIn(
@@ -211,9 +211,9 @@ pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, A
 async fn extend(
     auth: &Auth,
     session: &Session,
-    user: UserSession,
+    user: Arc<UserSession>,
     now: OffsetDateTime,
-) -> Result<Option<UserSession>, AuthError> {
+) -> Result<Option<Arc<UserSession>>, AuthError> {
     let Some(id) = session.id() else {
         return Ok(None);
     };
@@ -226,7 +226,7 @@ async fn extend(
     })
     .await;
     match extended {
-        Ok(extended) => Ok(extended),
+        Ok(extended) => Ok(extended.map(Arc::new)),
         // A missed extension costs at most a minute of idle time: the page
         // view goes on.
         Err(error) => {
@@ -240,7 +240,7 @@ async fn extend(
 async fn renew(
     auth: &Auth,
     session: &Session,
-    user: UserSession,
+    user: Arc<UserSession>,
     now: OffsetDateTime,
 ) -> Result<Current, AuthError> {
     let (Some(refresh_token), Some(id)) = (user.tokens.refresh_token.clone(), session.id()) else {
@@ -249,14 +249,10 @@ async fn renew(
             session::end(session).await?;
             return Ok(Current::Ended);
         }
-        return Ok(Current::SignedIn(Box::new(user)));
+        return Ok(Current::SignedIn(user));
     };
-    match auth
-        .refresher()
-        .refresh(auth, id, &refresh_token, &user)
-        .await
-    {
-        Ok(renewed) => Ok(Current::SignedIn(renewed)),
+    match auth.refresher().refresh(auth, id, &refresh_token).await {
+        Ok(renewed) => Ok(Current::SignedIn(Arc::from(renewed))),
         Err(RefreshFailure::Rejected) => {
             session::end(session).await?;
             Ok(Current::Ended)
@@ -265,7 +261,7 @@ async fn renew(
             session::end(session).await?;
             Ok(Current::Guest)
         }
-        Err(RefreshFailure::NoAnswer) => Ok(Current::SignedIn(Box::new(user))),
+        Err(RefreshFailure::NoAnswer) => Ok(Current::SignedIn(user)),
     }
 }
 
@@ -299,13 +295,7 @@ pub(crate) struct Refresher {
 impl Refresher {
     /// Spends `refresh_token` once, however many requests ask at the same
     /// time, and not again for a while after it failed.
-    async fn refresh(
-        &self,
-        auth: &Auth,
-        id: Id,
-        refresh_token: &RefreshToken,
-        user: &UserSession,
-    ) -> Outcome {
+    async fn refresh(&self, auth: &Auth, id: Id, refresh_token: &RefreshToken) -> Outcome {
         let retry_after = auth.settings().refresh_retry_after;
         let outcome = {
             let mut flights = self
@@ -323,7 +313,7 @@ impl Refresher {
                 .entry(refresh_token.secret().clone())
                 .or_insert_with(|| Flight {
                     started: Instant::now(),
-                    outcome: spawn_refresh(auth.clone(), id, refresh_token.clone(), user.clone()),
+                    outcome: spawn_refresh(auth.clone(), id, refresh_token.clone()),
                 })
                 .outcome
                 .clone()
@@ -338,7 +328,6 @@ fn spawn_refresh(
     auth: Auth,
     id: Id,
     refresh_token: RefreshToken,
-    user: UserSession,
 ) -> Shared<BoxFuture<'static, Outcome>> {
     let task = tokio::spawn(
         async move {
@@ -352,7 +341,7 @@ fn spawn_refresh(
                 return Err(RefreshFailure::NoAnswer);
             }
         }
-        let outcome = refresh_and_store(&auth, &id, refresh_token, user).await;
+        let outcome = spend_if_still_stored(&auth, &id, refresh_token).await;
         if let Err(error) = auth.store().release(&lock).await {
             tracing::warn!(%error, "the refresh lock could not be released; it expires by itself");
         }
@@ -363,6 +352,31 @@ fn spawn_refresh(
     async move { task.await.unwrap_or(Err(RefreshFailure::NoAnswer)) }
         .boxed()
         .shared()
+}
+
+/// Refreshes with `refresh_token` only if the store still holds it. What the
+/// request read may be up to a second old (`store::Recent`), and another
+/// instance may have refreshed and let go of the lock since: spending the
+/// token it already spent would end the session (rotation has no grace).
+async fn spend_if_still_stored(auth: &Auth, id: &Id, refresh_token: RefreshToken) -> Outcome {
+    match session::stored(auth.store(), id).await {
+        Ok(None) => Err(RefreshFailure::SessionGone),
+        Ok(Some(stored)) => {
+            let spent_elsewhere = stored
+                .tokens
+                .refresh_token
+                .as_ref()
+                .map(RefreshToken::secret)
+                != Some(refresh_token.secret());
+            if spent_elsewhere {
+                Ok(Box::new(stored))
+            } else {
+                refresh_and_store(auth, id, refresh_token, stored).await
+            }
+        }
+        // The store is not answering: the refresh could not be stored either.
+        Err(_) => Err(RefreshFailure::NoAnswer),
+    }
 }
 
 /// Another instance holds the session's refresh lock: wait for the tokens it

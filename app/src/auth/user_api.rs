@@ -17,6 +17,10 @@ use tower_sessions::Session;
 
 use super::tokens::{self, Current};
 use super::{profile, Auth, AuthError};
+use serde_json::value::RawValue;
+
+use super::error::{Endpoint, Upstream};
+
 use crate::model::{ApiCall, ApiError};
 
 /// `GET /api/userinfo`: `ApiCall` as JSON, or an `ApiError` with its status.
@@ -40,7 +44,14 @@ async fn call(auth: &Auth, session: &Session) -> Result<Option<ApiCall>, AuthErr
     let Current::SignedIn(user) = tokens::current(auth, session).await? else {
         return Ok(None);
     };
-    let response = profile::fetch(auth, &user.tokens.access_token, user.subject()).await?;
+    let userinfo = profile::fetch(auth, &user.tokens.access_token, user.subject()).await?;
+    let response = serde_json::to_string_pretty(&userinfo)
+        .ok()
+        .and_then(|json| RawValue::from_string(json).ok())
+        .ok_or(AuthError::Provider {
+            endpoint: Endpoint::Userinfo,
+            failure: Upstream::Malformed,
+        })?;
     let now = OffsetDateTime::now_utc();
     Ok(Some(ApiCall {
         response,

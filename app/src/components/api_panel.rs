@@ -6,13 +6,15 @@ use crate::model::{ApiCall, ApiError};
 use crate::paths;
 
 /// Calls an API on the user's behalf through the server (`paths::USERINFO_API`)
-/// and shows its answer, with a live countdown to the expiry of the access
-/// token the server used. Without JavaScript the button opens the JSON.
+/// when asked, and shows its answer, with a live countdown to the expiry of
+/// the access token the server holds (`expires_in` seconds as the page was
+/// made). Nothing is called on a page view: viewing a page costs the provider
+/// nothing. Without JavaScript the button opens the JSON.
 #[component]
-pub fn ApiPanel() -> impl IntoView {
+pub fn ApiPanel(expires_in: Option<u64>) -> impl IntoView {
     let answer = RwSignal::new(None::<Result<ApiCall, ApiError>>);
     let pending = RwSignal::new(false);
-    let expires_in = RwSignal::new(None::<u64>);
+    let expires_in = RwSignal::new(expires_in);
 
     let call = move || {
         pending.set(true);
@@ -28,9 +30,7 @@ pub fn ApiPanel() -> impl IntoView {
             pending.set(false);
         });
     };
-    // In the browser only: the first call once the page is live, and the
-    // clock.
-    Effect::new(move |_| call());
+    // In the browser only: the clock.
     Effect::new(move |_| {
         let tick = move || expires_in.update(|left| *left = left.map(|s| s.saturating_sub(1)));
         if let Ok(handle) = set_interval_with_handle(tick, Duration::from_secs(1)) {
@@ -44,7 +44,7 @@ pub fn ApiPanel() -> impl IntoView {
     };
     let result = move || match answer.get() {
         None => "Not called yet.".to_owned(),
-        Some(Ok(call)) => serde_json::to_string_pretty(&call.response).unwrap_or_default(),
+        Some(Ok(call)) => call.response.get().to_owned(),
         Some(Err(error)) => error.to_string(),
     };
     let failed = move || matches!(answer.get(), Some(Err(_)));

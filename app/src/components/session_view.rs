@@ -7,7 +7,7 @@ use crate::model::SessionDetails;
 #[component]
 pub fn SessionView(details: SessionDetails) -> impl IntoView {
     let shown = RwSignal::new(true);
-    let json = details.pretty_json();
+    let json = details.json;
     view! {
         <section class="session">
             <header>

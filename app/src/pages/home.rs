@@ -85,7 +85,7 @@ fn SignedIn(user: UserView) -> impl IntoView {
         </p>
         <div class="cards">
             <ProfileCard claims=user.claims signed_in_at=user.signed_in_at/>
-            <ApiPanel/>
+            <ApiPanel expires_in=user.access_token_expires_in/>
         </div>
         <SessionView details=user.session/>
         <div class="actions">

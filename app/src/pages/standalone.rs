@@ -70,7 +70,7 @@ fn document(title: &'static str, refresh: Option<String>, body: impl IntoView + 
                 <meta name="color-scheme" content="light dark"/>
                 {refresh.map(|content| view! { <meta http-equiv="refresh" content=content/> })}
                 <title>{title}</title>
-                <link rel="stylesheet" href=paths::STYLESHEET/>
+                <link rel="stylesheet" href=crate::assets::stylesheet()/>
             </head>
             <body>
                 <header class="site-header">

@@ -51,7 +51,9 @@ impl TestApp {
         app
     }
 
-    async fn start_tuned(
+    /// Starts the app against `issuer` with some variables and settings
+    /// changed, without waiting for discovery.
+    pub async fn start_tuned(
         issuer: &str,
         overrides: &[(&'static str, &str)],
         tune: impl FnOnce(&mut AuthSettings),
@@ -411,6 +413,35 @@ impl RedisServer {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// How many times each command ran since the last [`Self::reset_stats`]:
+    /// what crossed the wire to the store.
+    pub fn command_calls(&self) -> std::collections::HashMap<String, u64> {
+        let stats = self.cli(&["INFO", "commandstats"]);
+        stats
+            .lines()
+            .filter_map(|line| {
+                let (name, fields) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+                let calls = fields
+                    .split(',')
+                    .find_map(|field| field.strip_prefix("calls="))?;
+                Some((name.to_owned(), calls.parse().ok()?))
+            })
+            .collect()
+    }
+
+    pub fn reset_stats(&self) {
+        self.cli(&["CONFIG", "RESETSTAT"]);
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let output = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli on PATH (it comes with redis-server)");
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     /// Starts it again on the same port, empty.

@@ -235,6 +235,11 @@ impl TestProvider {
     }
 
     /// Requests received at `path`, oldest first.
+    /// Every request the provider has received, at any endpoint.
+    pub fn request_count(&self) -> usize {
+        self.0.records.lock().unwrap().requests.len()
+    }
+
     pub fn requests(&self, path: &str) -> Vec<Recorded> {
         let records = self.0.records.lock().unwrap();
         records

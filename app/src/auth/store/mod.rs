@@ -10,11 +10,15 @@
 //!   provider's session id (`sid`): the store indexes both.
 //! - **Short locks and one-time claims** (`claim`), shared by every instance:
 //!   one refresh per session across servers, each logout token used once.
+//! - **What was just read is remembered for at most a second** ([`recent`]),
+//!   and forgotten as soon as any write through this store completes.
 
+mod recent;
 mod redis;
 mod sqlite;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,11 +26,21 @@ use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-use super::session;
+use super::session::{self, UserSession};
+pub(crate) use recent::Recent;
 
 /// The session store the app was configured with.
-#[derive(Clone, Debug)]
-pub struct Store(Backend);
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    recent: Arc<Recent<UserSession>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Store").field(&self.backend).finish()
+    }
+}
 
 #[derive(Clone, Debug)]
 enum Backend {
@@ -64,17 +78,40 @@ pub(crate) struct Index {
 impl Store {
     /// Opens (and creates, the first time) the SQLite store at `path`.
     pub async fn sqlite(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self(Backend::Sqlite(sqlite::Sqlite::open(path).await?)))
+        Ok(Self::new(Backend::Sqlite(
+            sqlite::Sqlite::open(path).await?,
+        )))
     }
 
     /// Connects to Redis at `url` and checks that it answers.
     pub async fn redis(url: &str) -> Result<Self, StoreError> {
-        Ok(Self(Backend::Redis(redis::Redis::connect(url).await?)))
+        Ok(Self::new(Backend::Redis(redis::Redis::connect(url).await?)))
+    }
+
+    fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            recent: Arc::new(Recent::new(recent::MAX_TTL)),
+        }
+    }
+
+    /// The same store, remembering sessions just read for `ttl` (at most a
+    /// second; zero: not at all). Clones share what they remember.
+    pub fn remembering_for(self, ttl: Duration) -> Self {
+        Self {
+            backend: self.backend,
+            recent: Arc::new(Recent::new(ttl)),
+        }
+    }
+
+    /// Sessions read in the last moment on this instance.
+    pub(crate) fn recent(&self) -> &Recent<UserSession> {
+        &self.recent
     }
 
     /// True if the store answers now.
     pub async fn is_reachable(&self) -> bool {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(store) => store.ping().await,
             Backend::Redis(store) => store.ping().await,
         }
@@ -86,15 +123,17 @@ impl Store {
             return Ok(false);
         }
         let index = session::index_of(record);
-        match &self.0 {
+        let written = match &self.backend {
             Backend::Sqlite(store) => store.update_if_present(record, &index).await,
             Backend::Redis(store) => store.update_if_present(record, &index).await,
-        }
+        };
+        self.recent.forget(&record.id);
+        written
     }
 
     /// The record of session `id` and its stored form, for [`Self::replace`].
     pub(crate) async fn fetch(&self, id: &Id) -> session_store::Result<Option<(Record, String)>> {
-        let stored = match &self.0 {
+        let stored = match &self.backend {
             Backend::Sqlite(store) => store.fetch(id).await?,
             Backend::Redis(store) => store.fetch(id).await?,
         };
@@ -117,10 +156,12 @@ impl Store {
             return Ok(false);
         }
         let index = session::index_of(record);
-        match &self.0 {
+        let replaced = match &self.backend {
             Backend::Sqlite(store) => store.replace(record, &index, previous).await,
             Backend::Redis(store) => store.replace(record, &index, previous).await,
-        }
+        };
+        self.recent.forget(&record.id);
+        replaced
     }
 
     /// Ends a session by id, whoever holds it.
@@ -130,15 +171,17 @@ impl Store {
 
     /// Ends every session of a user; returns how many there were.
     pub(crate) async fn end_subject(&self, subject: &str) -> session_store::Result<usize> {
-        match &self.0 {
+        let ended = match &self.backend {
             Backend::Sqlite(store) => store.end_where("subject", subject).await,
             Backend::Redis(store) => store.end_indexed("subject", subject).await,
-        }
+        };
+        self.recent.forget_all();
+        ended
     }
 
     /// The sessions of a user.
     pub(crate) async fn sessions_of(&self, subject: &str) -> session_store::Result<Vec<Id>> {
-        let ids = match &self.0 {
+        let ids = match &self.backend {
             Backend::Sqlite(store) => store.ids_where_subject(subject).await?,
             Backend::Redis(store) => store.indexed("subject", subject).await?,
         };
@@ -147,24 +190,26 @@ impl Store {
 
     /// Ends every session of one provider session (`sid`).
     pub(crate) async fn end_sid(&self, sid: &str) -> session_store::Result<usize> {
-        match &self.0 {
+        let ended = match &self.backend {
             Backend::Sqlite(store) => store.end_where("sid", sid).await,
             Backend::Redis(store) => store.end_indexed("sid", sid).await,
-        }
+        };
+        self.recent.forget_all();
+        ended
     }
 
     /// Takes `key` for `ttl` if nobody holds it: true for the one caller, on
     /// any instance, that got it. A lock when released with [`Self::release`],
     /// a one-time claim when not.
     pub(crate) async fn claim(&self, key: &str, ttl: Duration) -> session_store::Result<bool> {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(store) => store.claim(key, ttl).await,
             Backend::Redis(store) => store.claim(key, ttl).await,
         }
     }
 
     pub(crate) async fn release(&self, key: &str) -> session_store::Result<()> {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(store) => store.release(key).await,
             Backend::Redis(store) => store.release(key).await,
         }
@@ -173,7 +218,7 @@ impl Store {
     /// Deletes expired sessions every `period`, for as long as it is polled.
     /// Redis expires keys by itself; SQLite needs this.
     pub async fn remove_expired_every(self, period: Duration) {
-        let Backend::Sqlite(store) = self.0 else {
+        let Backend::Sqlite(store) = self.backend else {
             return;
         };
         let mut ticks = tokio::time::interval(period);
@@ -190,7 +235,7 @@ impl Store {
 impl SessionStore for Store {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let index = session::index_of(record);
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(store) => store.create(record, &index).await,
             Backend::Redis(store) => store.create(record, &index).await,
         }
@@ -208,10 +253,12 @@ impl SessionStore for Store {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        match &self.0 {
+        let deleted = match &self.backend {
             Backend::Sqlite(store) => store.delete(id).await,
             Backend::Redis(store) => store.delete(id).await,
-        }
+        };
+        self.recent.forget(id);
+        deleted
     }
 }
 
@@ -236,13 +283,18 @@ pub(crate) mod contract {
     use super::*;
     use std::collections::HashMap;
 
+    /// A record filed under `subject` and `sid`, which the store reads from
+    /// the stored ID token.
     fn record(subject: &str, sid: &str) -> Record {
+        use base64::Engine;
+        let payload = serde_json::json!({"sub": subject, "sid": sid}).to_string();
+        let id_token = format!(
+            "eyJhbGciOiJSUzI1NiJ9.{}.c2lnbmF0dXJl",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload)
+        );
         Record {
             id: Id::default(),
-            data: HashMap::from([(
-                "user".to_owned(),
-                serde_json::json!({"claims": {"sub": subject, "sid": sid}}),
-            )]),
+            data: HashMap::from([("user".to_owned(), serde_json::json!({"id_token": id_token}))]),
             expiry_date: OffsetDateTime::now_utc() + time::Duration::hours(1),
         }
     }

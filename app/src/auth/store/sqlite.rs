@@ -224,7 +224,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreadable_record_is_reported_without_its_content() {
         let (store, _dir) = store().await;
-        let super::super::Backend::Sqlite(sqlite) = &store.0 else {
+        let super::super::Backend::Sqlite(sqlite) = &store.backend else {
             unreachable!("a SQLite store");
         };
         let id = Id::default();
