@@ -57,11 +57,16 @@ impl Clone for ViewOnce {
     }
 }
 
-/// A [`UserSession`] as the store holds it.
+/// A [`UserSession`] as the store holds it: each claim once.
 #[derive(Serialize, Deserialize)]
 struct Stored {
     id_token: CoreIdToken,
+    /// Userinfo's claims, but for those with the same value in the ID
+    /// token…
     userinfo: Value,
+    /// …which are only named here, and read back from the ID token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    userinfo_as_id_token: Vec<String>,
     tokens: TokenSet,
     #[serde(default)]
     profile_stale: bool,
@@ -78,10 +83,18 @@ impl TryFrom<Stored> for UserSession {
         // Verified before it was stored; the store is ours.
         let claims = verified_payload(&stored.id_token.to_string())
             .ok_or("the stored ID token is unreadable")?;
+        let mut userinfo = stored.userinfo;
+        if let Value::Object(own) = &mut userinfo {
+            for name in stored.userinfo_as_id_token {
+                if let Some(value) = claims.get(&name) {
+                    own.insert(name, value.clone());
+                }
+            }
+        }
         Ok(Self {
             id_token: stored.id_token,
             claims,
-            userinfo: stored.userinfo,
+            userinfo,
             tokens: stored.tokens,
             profile_stale: stored.profile_stale,
             ends_at: stored.ends_at,
@@ -93,9 +106,21 @@ impl TryFrom<Stored> for UserSession {
 
 impl From<UserSession> for Stored {
     fn from(user: UserSession) -> Self {
+        let mut userinfo = user.userinfo;
+        let mut userinfo_as_id_token = Vec::new();
+        if let Value::Object(own) = &mut userinfo {
+            own.retain(|name, value| {
+                let repeated = user.claims.get(name) == Some(value);
+                if repeated {
+                    userinfo_as_id_token.push(name.clone());
+                }
+                !repeated
+            });
+        }
         Self {
             id_token: user.id_token,
-            userinfo: user.userinfo,
+            userinfo,
+            userinfo_as_id_token,
             tokens: user.tokens,
             profile_stale: user.profile_stale,
             ends_at: user.ends_at,
@@ -436,6 +461,28 @@ mod tests {
             view.session.ends_at, "2027-01-22T07:00:00Z",
             "the idle deadline, first"
         );
+    }
+
+    #[test]
+    fn the_store_holds_each_claim_once_and_reads_back_the_same_session() {
+        let mut user = user();
+        user.claims = verified_payload(ID_TOKEN).expect("payload");
+        user.userinfo = json!({"sub": "user-42", "email": "ada@example.com", "iss": "elsewhere"});
+        let stored = serde_json::to_value(&user).expect("json");
+        assert_eq!(stored.get("claims"), None, "the ID token holds them");
+        assert_eq!(
+            stored["userinfo"],
+            json!({"email": "ada@example.com", "iss": "elsewhere"}),
+            "sub is the ID token's"
+        );
+        assert_eq!(stored["userinfo_as_id_token"], json!(["sub"]));
+        let text = stored.to_string();
+        assert_eq!(text.matches("ada@example.com").count(), 1);
+
+        let read: UserSession = serde_json::from_value(stored).expect("read back");
+        assert_eq!(read.userinfo, user.userinfo);
+        assert_eq!(read.claims, user.claims);
+        assert_eq!(read.subject(), Some("user-42"));
     }
 
     #[test]
