@@ -122,7 +122,8 @@ fn assets(options: &LeptosOptions) -> Router {
                     let headers = response.headers_mut();
                     // Each name has one body, in several encodings.
                     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-                    if response.status().is_success() {
+                    let status = response.status();
+                    if status.is_success() || status == axum::http::StatusCode::NOT_MODIFIED {
                         response.headers_mut().insert(header::CACHE_CONTROL, cache);
                     } else {
                         // A file missing now may be deployed in a minute.

@@ -47,7 +47,14 @@ async fn run() -> Result<(), String> {
         .map_err(|error| format!("the Leptos settings could not be read: {error}"))?
         .leptos_options;
     if !app::assets::init(&mut leptos_options) {
-        tracing::info!("no hash.txt beside the server binary: assets are served under their plain names, uncached");
+        let plain = std::path::Path::new(&*leptos_options.site_root)
+            .join(&*leptos_options.site_pkg_dir)
+            .join(format!("{}.css", leptos_options.output_name));
+        if plain.exists() {
+            tracing::info!("no hash.txt beside the server binary: assets are served under their plain names, revalidated on every use");
+        } else {
+            tracing::warn!(missing = %plain.display(), "no hash.txt beside the server binary, and no assets under their plain names: pages will have no script or styles; deploy the build's hash.txt next to the binary");
+        }
     }
 
     if config.auth.is_local_provider() {

@@ -302,6 +302,31 @@ async fn a_refreshed_id_token_for_someone_else_ends_the_session() {
 }
 
 #[tokio::test]
+async fn a_refresh_is_not_a_sign_in() {
+    let (provider, _app, browser) = setup().await;
+    login_with_a_due_token(&provider, &browser).await;
+    // The refresh brings a valid ID token that says the user signed in again
+    // later, in another provider session, with another method.
+    let later = time::OffsetDateTime::now_utc().unix_timestamp() + 600;
+    provider.behave(|b| {
+        b.refresh_id_token = true;
+        b.refresh_id_claims = Some(std::sync::Arc::new(move |c| {
+            c["sid"] = "a-later-provider-session".into();
+            c["auth_time"] = later.into();
+            c["amr"] = serde_json::json!(["otp"]);
+        }));
+    });
+    let claims = browser.viewer().await["user"]["claims"].clone();
+    assert_eq!(provider.refresh_grants(), 1, "refreshed");
+    // The sign-in's `sid` (which back-channel logout matches), `auth_time`
+    // (which step-up checks) and `amr` stay: a refresh proves no sign-in.
+    assert_ne!(claims["session_id"], "a-later-provider-session", "{claims}");
+    assert!(claims["session_id"].is_string(), "{claims}");
+    assert_ne!(claims["auth_time"], later, "{claims}");
+    assert_ne!(claims["amr"], serde_json::json!(["otp"]), "{claims}");
+}
+
+#[tokio::test]
 async fn invalid_client_on_refresh_keeps_the_session_and_is_logged() {
     let (logs, _guard) = Logs::capture();
     let (provider, _app, browser) = setup().await;

@@ -106,11 +106,14 @@ impl TryFrom<Stored> for UserSession {
 
 impl From<UserSession> for Stored {
     fn from(user: UserSession) -> Self {
+        // Compared with the token itself, which is what the claims are read
+        // back from.
+        let claims = verified_payload(&user.id_token.to_string()).unwrap_or(Value::Null);
         let mut userinfo = user.userinfo;
         let mut userinfo_as_id_token = Vec::new();
         if let Value::Object(own) = &mut userinfo {
             own.retain(|name, value| {
-                let repeated = user.claims.get(name) == Some(value);
+                let repeated = claims.get(name) == Some(value);
                 if repeated {
                     userinfo_as_id_token.push(name.clone());
                 }
@@ -286,12 +289,18 @@ pub(crate) async fn load_recent(
     if let Some(user) = store.recent().get(&id) {
         return Ok(Some(user));
     }
+    // From the store itself: the request's own `Session` keeps the copy it
+    // loaded first, which a write since then has made stale.
     let ticket = store.recent().ticket();
-    let user = load(session).await?.map(Arc::new);
-    if let (Some(user), Some(id)) = (&user, session.id()) {
-        store.recent().remember(ticket, id, Arc::clone(user));
+    match stored(store, &id).await? {
+        Some(user) => {
+            let user = Arc::new(user);
+            store.recent().remember(ticket, id, Arc::clone(&user));
+            Ok(Some(user))
+        }
+        // Gone, or unreadable: tower-sessions and `load` deal with the cookie.
+        None => Ok(load(session).await?.map(Arc::new)),
     }
-    Ok(user)
 }
 
 /// Starts a signed-in session under a new id, so an id planted in the

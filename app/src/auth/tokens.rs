@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
-use openidconnect::core::{CoreIdToken, CoreTokenResponse};
+use openidconnect::core::CoreTokenResponse;
 use openidconnect::{AccessToken, OAuth2TokenResponse, RefreshToken, Scope, TokenResponse};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -430,9 +430,6 @@ async fn refresh_and_store(
     };
     let stored = session::update(auth.store(), id, |stored| {
         stored.tokens = renewed.tokens.clone();
-        if let Some(id_token) = &renewed.id_token {
-            stored.id_token = id_token.clone();
-        }
     })
     .await;
     match stored {
@@ -454,7 +451,6 @@ async fn refresh_and_store(
 
 struct Renewed {
     tokens: TokenSet,
-    id_token: Option<CoreIdToken>,
 }
 
 async fn ask_provider(
@@ -485,23 +481,24 @@ async fn ask_provider(
         OffsetDateTime::now_utc(),
     );
     // OpenID Connect Core 12.2: a refreshed ID token is for the same subject
-    // and as valid as the first. If not, nothing the provider said can be trusted.
-    let id_token = match response.id_token() {
-        None => None,
-        Some(id_token) => match provider
+    // and as valid as the first. If not, nothing the provider said can be
+    // trusted. A valid one is not kept: a refresh is not a sign-in, so the
+    // session keeps the sign-in's ID token, and with it its `sid` (which
+    // back-channel logout matches), `auth_time` (which step-up checks) and
+    // `amr`; it is also the logout's `id_token_hint`, which providers accept
+    // after it expired (RP-Initiated Logout 1.0, section 2).
+    if let Some(id_token) = response.id_token() {
+        if let Err(problem) = provider
             .verify_refreshed(auth.http(), id_token, subject)
             .await
         {
-            Ok(()) => Some(id_token.clone()),
-            Err(problem) => {
-                tracing::warn!(%problem, "refreshed ID token rejected; ending the session");
-                logout::revoke_quietly(auth, tokens.refresh_token.as_ref()).await;
-                return Err(RefreshFailure::Rejected);
-            }
-        },
-    };
+            tracing::warn!(%problem, "refreshed ID token rejected; ending the session");
+            logout::revoke_quietly(auth, tokens.refresh_token.as_ref()).await;
+            return Err(RefreshFailure::Rejected);
+        }
+    }
     tracing::debug!("access token refreshed");
-    Ok(Renewed { tokens, id_token })
+    Ok(Renewed { tokens })
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //! - **Short locks and one-time claims** (`claim`), shared by every instance:
 //!   one refresh per session across servers, each logout token used once.
 //! - **What was just read is remembered for at most a second** ([`recent`]),
-//!   and forgotten as soon as any write through this store completes.
+//!   and forgotten as soon as any write through this store completes (or is
+//!   abandoned).
 
 mod recent;
 mod redis;
@@ -123,12 +124,11 @@ impl Store {
             return Ok(false);
         }
         let index = session::index_of(record);
-        let written = match &self.backend {
+        let _forget = self.recent.forgetting(record.id);
+        match &self.backend {
             Backend::Sqlite(store) => store.update_if_present(record, &index).await,
             Backend::Redis(store) => store.update_if_present(record, &index).await,
-        };
-        self.recent.forget(&record.id);
-        written
+        }
     }
 
     /// The record of session `id` and its stored form, for [`Self::replace`].
@@ -156,12 +156,11 @@ impl Store {
             return Ok(false);
         }
         let index = session::index_of(record);
-        let replaced = match &self.backend {
+        let _forget = self.recent.forgetting(record.id);
+        match &self.backend {
             Backend::Sqlite(store) => store.replace(record, &index, previous).await,
             Backend::Redis(store) => store.replace(record, &index, previous).await,
-        };
-        self.recent.forget(&record.id);
-        replaced
+        }
     }
 
     /// Ends a session by id, whoever holds it.
@@ -171,12 +170,11 @@ impl Store {
 
     /// Ends every session of a user; returns how many there were.
     pub(crate) async fn end_subject(&self, subject: &str) -> session_store::Result<usize> {
-        let ended = match &self.backend {
+        let _forget = self.recent.forgetting_all();
+        match &self.backend {
             Backend::Sqlite(store) => store.end_where("subject", subject).await,
             Backend::Redis(store) => store.end_indexed("subject", subject).await,
-        };
-        self.recent.forget_all();
-        ended
+        }
     }
 
     /// The sessions of a user.
@@ -190,12 +188,11 @@ impl Store {
 
     /// Ends every session of one provider session (`sid`).
     pub(crate) async fn end_sid(&self, sid: &str) -> session_store::Result<usize> {
-        let ended = match &self.backend {
+        let _forget = self.recent.forgetting_all();
+        match &self.backend {
             Backend::Sqlite(store) => store.end_where("sid", sid).await,
             Backend::Redis(store) => store.end_indexed("sid", sid).await,
-        };
-        self.recent.forget_all();
-        ended
+        }
     }
 
     /// Takes `key` for `ttl` if nobody holds it: true for the one caller, on
@@ -253,12 +250,11 @@ impl SessionStore for Store {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        let deleted = match &self.backend {
+        let _forget = self.recent.forgetting(*id);
+        match &self.backend {
             Backend::Sqlite(store) => store.delete(id).await,
             Backend::Redis(store) => store.delete(id).await,
-        };
-        self.recent.forget(id);
-        deleted
+        }
     }
 }
 

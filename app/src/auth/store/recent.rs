@@ -86,6 +86,24 @@ impl<T> Recent<T> {
         entries.insert(id, (ticket.read_at, value));
     }
 
+    /// Forgets session `id` when the guard is dropped: once the write it
+    /// guards has completed, or been abandoned half-way (the request went
+    /// away), so that no outcome of the write is missed.
+    pub fn forgetting(&self, id: Id) -> Forget<'_, T> {
+        Forget {
+            recent: self,
+            id: Some(id),
+        }
+    }
+
+    /// The same for a write that may end any number of sessions.
+    pub fn forgetting_all(&self) -> Forget<'_, T> {
+        Forget {
+            recent: self,
+            id: None,
+        }
+    }
+
     /// Session `id` was written or ended here.
     pub fn forget(&self, id: &Id) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
@@ -98,6 +116,21 @@ impl<T> Recent<T> {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         self.epoch.fetch_add(1, Ordering::AcqRel);
         entries.clear();
+    }
+}
+
+/// See [`Recent::forgetting`].
+pub(crate) struct Forget<'a, T> {
+    recent: &'a Recent<T>,
+    id: Option<Id>,
+}
+
+impl<T> Drop for Forget<'_, T> {
+    fn drop(&mut self) {
+        match &self.id {
+            Some(id) => self.recent.forget(id),
+            None => self.recent.forget_all(),
+        }
     }
 }
 
@@ -134,6 +167,20 @@ mod tests {
         assert_eq!(recent.get(&id(1)), None, "read before the write");
         recent.remember(recent.ticket(), id(1), Arc::new("after"));
         recent.forget_all();
+        assert_eq!(recent.get(&id(1)), None);
+    }
+
+    #[test]
+    fn an_abandoned_write_still_forgets() {
+        let recent = Recent::new(MAX_TTL);
+        recent.remember(recent.ticket(), id(1), Arc::new("before"));
+        let racing_read = recent.ticket();
+        {
+            let _write = recent.forgetting(id(1));
+            // The write's future is dropped here, its outcome unknown.
+        }
+        assert_eq!(recent.get(&id(1)), None);
+        recent.remember(racing_read, id(1), Arc::new("before"));
         assert_eq!(recent.get(&id(1)), None);
     }
 
