@@ -316,10 +316,12 @@ async fn a_refresh_is_not_a_sign_in() {
             c["amr"] = serde_json::json!(["otp"]);
         }));
     });
-    let claims = browser.viewer().await["user"]["claims"].clone();
+    browser.viewer().await;
     assert_eq!(provider.refresh_grants(), 1, "refreshed");
-    // The sign-in's `sid` (which back-channel logout matches), `auth_time`
-    // (which step-up checks) and `amr` stay: a refresh proves no sign-in.
+    // Read back from the store: the sign-in's `sid` (which back-channel
+    // logout matches), `auth_time` (which step-up checks) and `amr` stay, as
+    // a refresh proves no sign-in.
+    let claims = browser.viewer().await["user"]["claims"].clone();
     assert_ne!(claims["session_id"], "a-later-provider-session", "{claims}");
     assert!(claims["session_id"].is_string(), "{claims}");
     assert_ne!(claims["auth_time"], later, "{claims}");
