@@ -8,7 +8,7 @@ mod health;
 use app::auth::{self, Auth};
 use app::{shell, App};
 use axum::extract::FromRef;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -119,18 +119,17 @@ fn assets(options: &LeptosOptions) -> Router {
             move |mut response: axum::response::Response| {
                 let cache = cache.clone();
                 async move {
-                    let headers = response.headers_mut();
-                    // Each name has one body, in several encodings.
-                    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
                     let status = response.status();
-                    if status.is_success() || status == axum::http::StatusCode::NOT_MODIFIED {
-                        response.headers_mut().insert(header::CACHE_CONTROL, cache);
+                    let cache = if status.is_success() || status == StatusCode::NOT_MODIFIED {
+                        cache
                     } else {
                         // A file missing now may be deployed in a minute.
-                        response
-                            .headers_mut()
-                            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                    }
+                        HeaderValue::from_static("no-store")
+                    };
+                    let headers = response.headers_mut();
+                    headers.insert(header::CACHE_CONTROL, cache);
+                    // Each name has one body, in several encodings.
+                    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
                     response
                 }
             },

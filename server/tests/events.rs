@@ -6,13 +6,13 @@
 
 mod support;
 
-use hmac::Mac;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::provider::{Signing, CLIENT_SECRET, SUBJECT};
-use support::{setup, Browser, Logs, TestApp, TestProvider};
-
-const WEBHOOK_SECRET: &str = "test-webhook-secret";
+use support::{
+    event, setup, sign, signed_webhook, webhook, Browser, Logs, TestApp, TestProvider,
+    WEBHOOK_SECRET,
+};
 
 async fn app_with_webhooks(provider: &TestProvider) -> TestApp {
     let app = TestApp::start_with(
@@ -22,41 +22,6 @@ async fn app_with_webhooks(provider: &TestProvider) -> TestApp {
     .await;
     app.auth.provider_ready().await;
     app
-}
-
-fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// Posts a webhook as Authgear does: no cookie, no Origin, a signature.
-async fn webhook(app: &TestApp, body: &Value, signature: Option<String>) -> StatusCode {
-    let body = serde_json::to_vec(body).unwrap();
-    let mut request = support::cookieless_client()
-        .post(format!("{}/webhooks/authgear", app.url))
-        .header("content-type", "application/json")
-        .body(body.clone());
-    if let Some(signature) = signature {
-        request = request.header("x-authgear-body-signature", signature);
-    }
-    request.send().await.unwrap().status()
-}
-
-/// Posts a webhook signed with the app's secret.
-async fn signed_webhook(app: &TestApp, body: &Value) -> StatusCode {
-    let signature = sign(WEBHOOK_SECRET, &serde_json::to_vec(body).unwrap());
-    webhook(app, body, Some(signature)).await
-}
-
-fn event(kind: &str, subject: &str) -> Value {
-    json!({
-        "id": "0f2ba1a0-b3b6-4f1b-9a3e-000000000001",
-        "seq": 42,
-        "type": kind,
-        "payload": {"user": {"id": subject}},
-        "context": {"timestamp": 1_800_000_000},
-    })
 }
 
 async fn signed_in(browser: &Browser) -> bool {

@@ -15,10 +15,11 @@ use std::time::Duration;
 
 use app::auth::AuthSettings;
 use reqwest::StatusCode;
-use support::provider::Gate;
-use support::{login_with_a_due_token, RedisServer, TestApp, TestProvider};
-
-const WEBHOOK_SECRET: &str = "test-webhook-secret";
+use support::provider::{Gate, SUBJECT};
+use support::{
+    event, login_with_a_due_token, signed_webhook, RedisServer, TestApp, TestProvider,
+    WEBHOOK_SECRET,
+};
 
 /// How long an instance may serve what it read before: the bound within
 /// which a change made on one instance is seen on another.
@@ -64,33 +65,6 @@ fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str
 /// before this call is then too old to be served again.
 async fn after_the_cache_bound() {
     tokio::time::sleep(CACHE_BOUND).await;
-}
-
-/// An Authgear event about the signed-in user, signed as Authgear signs it.
-async fn authgear_event(app: &TestApp, kind: &str) -> StatusCode {
-    use hmac::Mac;
-    let body = serde_json::to_vec(&serde_json::json!({
-        "id": "0f2ba1a0-b3b6-4f1b-9a3e-000000000002",
-        "seq": 7,
-        "type": kind,
-        "payload": {"user": {"id": support::provider::SUBJECT}},
-        "context": {"timestamp": 1_800_000_000},
-    }))
-    .unwrap();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
-    mac.update(&body);
-    support::cookieless_client()
-        .post(format!("{}/webhooks/authgear", app.url))
-        .header("content-type", "application/json")
-        .header(
-            "x-authgear-body-signature",
-            hex::encode(mac.finalize().into_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
 }
 
 #[tokio::test]
@@ -226,7 +200,7 @@ async fn what_one_instance_learns_every_instance_shows_within_a_second() {
     // The profile changed at the provider, and Authgear told instance A.
     provider.behave(|b| b.userinfo = serde_json::json!({"name": "Ada King"}));
     assert_eq!(
-        authgear_event(&a, "user.profile.updated").await,
+        signed_webhook(&a, &event("user.profile.updated", SUBJECT)).await,
         StatusCode::OK
     );
     after_the_cache_bound().await;
@@ -234,7 +208,10 @@ async fn what_one_instance_learns_every_instance_shows_within_a_second() {
 
     // The user was disabled, and Authgear told instance A.
     assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada King");
-    assert_eq!(authgear_event(&a, "user.disabled").await, StatusCode::OK);
+    assert_eq!(
+        signed_webhook(&a, &event("user.disabled", SUBJECT)).await,
+        StatusCode::OK
+    );
     assert!(on_a.viewer().await["user"].is_null(), "out on A at once");
     after_the_cache_bound().await;
     assert!(

@@ -30,7 +30,8 @@ const KEY: &str = "user";
 pub(crate) struct UserSession {
     /// Sent back as `id_token_hint` on logout and step-up.
     pub id_token: CoreIdToken,
-    /// The ID token's claims, as verified at sign-in (or refresh).
+    /// The ID token's claims, as verified at sign-in: always the payload of
+    /// `id_token`, decoded once.
     pub claims: Value,
     pub userinfo: Value,
     pub tokens: TokenSet,
@@ -106,14 +107,11 @@ impl TryFrom<Stored> for UserSession {
 
 impl From<UserSession> for Stored {
     fn from(user: UserSession) -> Self {
-        // Compared with the token itself, which is what the claims are read
-        // back from.
-        let claims = verified_payload(&user.id_token.to_string()).unwrap_or(Value::Null);
         let mut userinfo = user.userinfo;
         let mut userinfo_as_id_token = Vec::new();
         if let Value::Object(own) = &mut userinfo {
             own.retain(|name, value| {
-                let repeated = claims.get(name) == Some(value);
+                let repeated = user.claims.get(name) == Some(value);
                 if repeated {
                     userinfo_as_id_token.push(name.clone());
                 }
@@ -191,10 +189,7 @@ impl UserSession {
     /// again on every call.
     pub fn view(&self) -> UserView {
         let mut view = self.shown.0.get_or_init(|| self.make_view()).clone();
-        view.access_token_expires_in = self
-            .tokens
-            .expires_at
-            .map(|at| u64::try_from((at - OffsetDateTime::now_utc()).whole_seconds()).unwrap_or(0));
+        view.access_token_expires_in = self.tokens.expires_in(OffsetDateTime::now_utc());
         view
     }
 

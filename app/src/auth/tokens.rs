@@ -136,6 +136,13 @@ impl TokenSet {
         }
     }
 
+    /// Whole seconds the access token stays valid after `now`, if the
+    /// provider said when it expires.
+    pub fn expires_in(&self, now: OffsetDateTime) -> Option<u64> {
+        self.expires_at
+            .map(|at| (at - now).whole_seconds().max(0).unsigned_abs())
+    }
+
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         self.expires_at.is_some_and(|at| now >= at)
     }

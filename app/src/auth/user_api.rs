@@ -52,12 +52,8 @@ async fn call(auth: &Auth, session: &Session) -> Result<Option<ApiCall>, AuthErr
             endpoint: Endpoint::Userinfo,
             failure: Upstream::Malformed,
         })?;
-    let now = OffsetDateTime::now_utc();
     Ok(Some(ApiCall {
         response,
-        access_token_expires_in: user
-            .tokens
-            .expires_at
-            .map(|at| (at - now).whole_seconds().max(0).unsigned_abs()),
+        access_token_expires_in: user.tokens.expires_in(OffsetDateTime::now_utc()),
     }))
 }
