@@ -8,13 +8,24 @@ use leptos::prelude::*;
 use crate::model::Notice;
 use crate::model::{AdminAccess, ApiError, SecurityCheck, Viewer};
 
-/// Who is looking at the page. Calls the provider only when the access token
-/// is due for renewal.
+/// Who is looking at the page, as JSON. Pages get the same answer from
+/// [`viewer`] before they render. Calls the provider only when the access
+/// token is due for renewal.
 #[server(endpoint = "viewer")]
 pub async fn current_viewer() -> Result<Viewer, ApiError> {
-    use crate::auth::{current, Current};
     let (auth, session) = request_context().await?;
-    let (user, notice) = match current(&auth, &session).await.map_err(to_api_error)? {
+    viewer(&auth, &session).await.map_err(to_api_error)
+}
+
+/// Who is looking: the user's view, or a guest with a notice when their
+/// session has just ended.
+#[cfg(feature = "ssr")]
+pub async fn viewer(
+    auth: &crate::auth::Auth,
+    session: &tower_sessions::Session,
+) -> Result<Viewer, crate::auth::AuthError> {
+    use crate::auth::{current, Current};
+    let (user, notice) = match current(auth, session).await? {
         Current::SignedIn(user) => {
             let mut view = user.view();
             view.is_admin = view.claims.has_role(&auth.settings().admin_role);

@@ -16,9 +16,9 @@ pub mod paths;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::StaticSegment;
 
-use components::{SiteHeader, ViewerState};
+use components::SiteHeader;
 use pages::{
     admin::AdminPage, home::HomePage, logout::LogoutPage, not_found::NotFound,
     security::SecurityPage,
@@ -37,7 +37,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="stylesheet" id="leptos" href=assets::stylesheet()/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -50,22 +50,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    ViewerState::provide();
     view! {
         <Title text="Authgear + Leptos"/>
         <Router>
-            // External: the router would only scroll, leaving the focus behind.
-            <a class="skip-link" href="#main" rel="external">"Skip to content"</a>
+            <a class="skip-link" href="#main">"Skip to content"</a>
             <SiteHeader/>
             <main id="main" tabindex="-1">
-                // `Async`: the server waits for the session, then sends a
-                // complete page, so it works without JavaScript too, and
-                // can answer with the page's status (401, 403).
+                // The server renders each page whole before sending it
+                // (see `page` in server/src/lib.rs).
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment(paths::segment(paths::HOME)) view=HomePage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment(paths::segment(paths::LOGOUT)) view=LogoutPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment(paths::segment(paths::SECURITY)) view=SecurityPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment(paths::segment(paths::ADMIN)) view=AdminPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment(paths::segment(paths::HOME)) view=HomePage/>
+                    <Route path=StaticSegment(paths::segment(paths::LOGOUT)) view=LogoutPage/>
+                    <Route path=StaticSegment(paths::segment(paths::SECURITY)) view=SecurityPage/>
+                    <Route path=StaticSegment(paths::segment(paths::ADMIN)) view=AdminPage/>
                 </Routes>
             </main>
         </Router>

@@ -6,9 +6,13 @@ pub mod config;
 mod health;
 
 use app::auth::{self, Auth};
+use app::components::ViewerState;
+use app::model::ApiError;
 use app::{shell, App};
-use axum::extract::FromRef;
+use axum::extract::{FromRef, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -17,6 +21,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use tower_sessions::Session;
 
 /// What every handler can reach.
 #[derive(Clone, FromRef)]
@@ -53,19 +58,13 @@ pub fn router(state: AppState) -> Router {
 
     let app = Router::new()
         .merge(auth::routes())
-        .leptos_routes_with_context(
-            &state,
-            generate_route_list(App),
-            {
-                let auth = state.auth.clone();
-                move || provide_context(auth.clone())
-            },
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
+        .route(
+            &format!("{}/{{*function}}", app::paths::API_PREFIX),
+            post(server_function),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes_with_handler(generate_route_list(App), get(page))
+        // Unknown paths too: the app's router renders its not-found page.
+        .fallback(page)
         .layer(state.auth.session_layer())
         .layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
@@ -99,6 +98,43 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Renders a page. Who is looking is settled first, so the page renders in
+/// one pass, and the header and the page read the same answer. The page is
+/// sent once complete (`render_app_async`): it works without JavaScript and
+/// can answer with its own status (401, 403, 404). A failure to tell who is
+/// looking is logged and shown, with its status.
+async fn page(State(state): State<AppState>, session: Session, request: Request) -> Response {
+    let (viewer, status) = match app::api::viewer(&state.auth, &session).await {
+        Ok(viewer) => (Ok(viewer), None),
+        Err(error) => {
+            error.log("page");
+            let status = error.status();
+            (Err(ApiError::from(error)), Some(status))
+        }
+    };
+    let auth = state.auth.clone();
+    let options = state.leptos_options.clone();
+    let render = leptos_axum::render_app_async_with_context(
+        move || {
+            provide_context(auth.clone());
+            ViewerState::provide(viewer.clone());
+        },
+        move || shell(options.clone()),
+    );
+    let mut response = render(request).await;
+    if let Some(status) = status {
+        *response.status_mut() = status;
+    }
+    response
+}
+
+/// Runs a server function, with the BFF handle in its context.
+async fn server_function(State(state): State<AppState>, request: Request) -> impl IntoResponse {
+    let auth = state.auth.clone();
+    leptos_axum::handle_server_fns_with_context(move || provide_context(auth.clone()), request)
+        .await
 }
 
 /// The built script, wasm and stylesheet, from `<site root>/<pkg dir>`, in

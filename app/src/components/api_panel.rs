@@ -10,7 +10,9 @@ use crate::paths;
 /// the access token the server holds (`expires_in` seconds as the page was
 /// made). Nothing is called on a page view: viewing a page costs the provider
 /// nothing. Without JavaScript the button opens the JSON.
-#[component]
+///
+/// An island: compiled to wasm and made interactive in the browser.
+#[island]
 pub fn ApiPanel(expires_in: Option<u64>) -> impl IntoView {
     let answer = RwSignal::new(None::<Result<ApiCall, ApiError>>);
     let pending = RwSignal::new(false);

@@ -1,13 +1,15 @@
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 use crate::api::Logout;
 
-/// A real form: it signs out with or without JavaScript.
+/// A plain form: the browser posts it and follows the server's redirect to
+/// the provider's end-session page, with or without JavaScript.
 #[component]
-pub fn LogoutForm(action: ServerAction<Logout>) -> impl IntoView {
+pub fn LogoutForm() -> impl IntoView {
     view! {
-        <ActionForm action>
+        <form method="post" action=Logout::PATH>
             <button type="submit" class="button">"Logout"</button>
-        </ActionForm>
+        </form>
     }
 }

@@ -31,7 +31,7 @@ fn Admin(access: AdminAccess) -> impl IntoView {
             <h1>"Admin"</h1>
             <p>"Please sign in to see this page."</p>
             <div class="actions">
-                <a class="button" href=format!("{}?return_to={}", paths::LOGIN, paths::ADMIN) rel="external">"Login"</a>
+                <a class="button" href=format!("{}?return_to={}", paths::LOGIN, paths::ADMIN)>"Login"</a>
             </div>
         }
         .into_any(),

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::components::{
-    ApiPanel, LocalProviderBanner, LogoutForm, ProfileCard, SessionView, ViewerState,
+    ApiPanel, LocalProviderBanner, ProfileActions, ProfileCard, SessionView, ViewerState,
 };
 use crate::model::{UserView, Viewer};
 use crate::paths;
@@ -10,20 +10,11 @@ use crate::paths;
 /// profile, an API called on their behalf and their session.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let state = ViewerState::get();
-    view! {
-        // A `Transition`: a refetch keeps the page on screen until the answer comes.
-        <Transition fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match state.viewer.await {
-                    Ok(viewer) => view! { <Home viewer/> }.into_any(),
-                    Err(error) => {
-                        view! { <p class="notice error" role="alert">{error.to_string()}</p> }
-                            .into_any()
-                    }
-                }
-            })}
-        </Transition>
+    match ViewerState::get().viewer() {
+        Ok(viewer) => view! { <Home viewer=viewer.clone()/> }.into_any(),
+        Err(error) => {
+            view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any()
+        }
     }
 }
 
@@ -36,9 +27,7 @@ fn Home(viewer: Viewer) -> impl IntoView {
         ..
     } = viewer;
     view! {
-        <Show when=move || local_provider>
-            <LocalProviderBanner/>
-        </Show>
+        {local_provider.then(|| view! { <LocalProviderBanner/> })}
         {notice.map(|notice| view! { <p class="notice" role="status">{notice.text()}</p> })}
         {match user {
             None => view! { <Guest/> }.into_any(),
@@ -56,10 +45,9 @@ fn Guest() -> impl IntoView {
                 "Sign in with Authgear to see your profile, your session, and an API "
                 "called on your behalf without a token ever reaching the browser."
             </p>
-            // Plain links: these are server routes, so the client router must not take them.
             <div class="actions">
-                <a class="button" href=paths::LOGIN rel="external">"Login"</a>
-                <a class="button secondary" href=paths::SIGNUP rel="external">"Sign up"</a>
+                <a class="button" href=paths::LOGIN>"Login"</a>
+                <a class="button secondary" href=paths::SIGNUP>"Sign up"</a>
             </div>
         </section>
     }
@@ -67,15 +55,6 @@ fn Guest() -> impl IntoView {
 
 #[component]
 fn SignedIn(user: UserView) -> impl IntoView {
-    let state = ViewerState::get();
-    let reload_error = move || {
-        state
-            .reload
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
-    };
     let (ends_at, shown_end) = (user.session.ends_at.clone(), user.session.ends_at.clone());
     view! {
         <h1>{format!("Welcome {}", user.display_name)}</h1>
@@ -88,12 +67,10 @@ fn SignedIn(user: UserView) -> impl IntoView {
             <ApiPanel expires_in=user.access_token_expires_in/>
         </div>
         <SessionView details=user.session/>
-        <div class="actions">
-            <ActionForm action=state.reload>
-                <button type="submit" class="button secondary">"Reload profile"</button>
-            </ActionForm>
-            <LogoutForm action=state.logout/>
-        </div>
-        {reload_error}
+        <ProfileActions/>
     }
+}
+
+fn exp(name: &str) -> bool {
+    std::env::var(name).is_err()
 }

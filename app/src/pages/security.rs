@@ -31,7 +31,7 @@ fn Security(check: SecurityCheck) -> impl IntoView {
             <h1>"Security"</h1>
             <p>"Please sign in to see your security settings."</p>
             <div class="actions">
-                <a class="button" href=format!("{}?return_to={}", paths::LOGIN, paths::SECURITY) rel="external">"Login"</a>
+                <a class="button" href=format!("{}?return_to={}", paths::LOGIN, paths::SECURITY)>"Login"</a>
             </div>
         }
         .into_any(),
@@ -63,7 +63,7 @@ fn Security(check: SecurityCheck) -> impl IntoView {
             <h1>"Confirm it's you"</h1>
             <p>"This page needs a recent sign-in. You are being sent to sign in again."</p>
             <div class="actions">
-                <a class="button" href=to rel="external">"Continue"</a>
+                <a class="button" href=to>"Continue"</a>
             </div>
         }
         .into_any(),
@@ -75,7 +75,7 @@ fn Security(check: SecurityCheck) -> impl IntoView {
             </p>
             <p>"Add an email, a phone number or a password in your account settings, then come back."</p>
             <div class="actions">
-                <a class="button" href=paths::ACCOUNT_SETTINGS target="_blank" rel="external noopener">
+                <a class="button" href=paths::ACCOUNT_SETTINGS target="_blank" rel="noopener">
                     "Account settings"
                     <span class="visually-hidden">" (opens in a new tab)"</span>
                 </a>
