@@ -93,6 +93,24 @@ test("account settings at the provider, and the app catches up on return", async
   await expect(page.getByRole("heading", { name: "Welcome Casey Jones" })).toBeVisible();
 });
 
+test("Reload profile fetches the profile from the provider and shows it", async ({ page, context }) => {
+  const user = `lin-${Date.now()}`;
+  await login(page, user);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const settings = await context.newPage();
+  await settings.goto(`${PROVIDER_URL}/settings`);
+  await settings.getByLabel("Name").fill("Lin Reloaded");
+  await settings.getByRole("button", { name: "Save" }).click();
+  await expect(settings.getByLabel("Name")).toHaveValue("Lin Reloaded");
+  await settings.close();
+  // The island calls the server function (200 with JSON; a plain form post
+  // would be sent back with a 302), then loads the page again.
+  const reload = page.waitForResponse((response) => response.url() === `${APP_URL}/api/reload_profile`);
+  await page.getByRole("button", { name: "Reload profile" }).click();
+  expect((await reload).status()).toBe(200);
+  await expect(page.getByRole("heading", { name: "Welcome Lin Reloaded" })).toBeVisible();
+});
+
 test.describe("step-up on the Security page", () => {
   test("an old sign-in is sent through the provider again, for the same user", async ({ page }) => {
     await login(page, "ada", 60);

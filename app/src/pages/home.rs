@@ -70,7 +70,3 @@ fn SignedIn(user: UserView) -> impl IntoView {
         <ProfileActions/>
     }
 }
-
-fn exp(name: &str) -> bool {
-    std::env::var(name).is_err()
-}
