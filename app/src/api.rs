@@ -9,7 +9,7 @@ use crate::model::Notice;
 use crate::model::{AdminAccess, ApiError, SecurityCheck, Viewer};
 
 /// Who is looking at the page, as JSON. Pages get the same answer from
-/// [`viewer`] before they render. Calls the provider only when the access
+/// `viewer` before they render. Calls the provider only when the access
 /// token is due for renewal.
 #[server(endpoint = "viewer")]
 pub async fn current_viewer() -> Result<Viewer, ApiError> {

@@ -35,6 +35,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                // No icon: without this the browser asks for /favicon.ico.
+                <link rel="icon" href="data:,"/>
                 <link rel="stylesheet" id="leptos" href=assets::stylesheet()/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options islands=true/>

@@ -14,9 +14,9 @@ use app::*;
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_islands();
-    // Tells tests (and curious people) that the page is live. The loader
-    // hydrates the islands right after this returns, without yielding to
-    // other tasks, so a task queued now runs once they are.
+    // Tells tests (and curious people) that the loader has run. It hydrates
+    // the islands right after this returns, without yielding to other tasks,
+    // so a task queued now runs once it has tried them all.
     leptos::prelude::set_timeout(
         || {
             if let Some(body) = leptos::prelude::document().body() {

@@ -5,6 +5,8 @@
 pub mod config;
 mod health;
 
+use std::sync::Arc;
+
 use app::auth::{self, Auth};
 use app::components::ViewerState;
 use app::model::ApiError;
@@ -12,10 +14,10 @@ use app::{shell, App};
 use axum::extract::{FromRef, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{on, MethodFilter};
 use axum::Router;
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
@@ -58,11 +60,8 @@ pub fn router(state: AppState) -> Router {
 
     let app = Router::new()
         .merge(auth::routes())
-        .route(
-            &format!("{}/{{*function}}", app::paths::API_PREFIX),
-            post(server_function),
-        )
-        .leptos_routes_with_handler(generate_route_list(App), get(page))
+        .merge(server_functions())
+        .leptos_routes_with_handler(generate_route_list(App), page)
         // Unknown paths too: the app's router renders its not-found page.
         .fallback(page)
         .layer(state.auth.session_layer())
@@ -114,23 +113,37 @@ async fn page(State(state): State<AppState>, session: Session, request: Request)
             (Err(ApiError::from(error)), Some(status))
         }
     };
+    let viewer = Arc::new(viewer);
     let auth = state.auth.clone();
     let options = state.leptos_options.clone();
     let render = leptos_axum::render_app_async_with_context(
         move || {
             provide_context(auth.clone());
             ViewerState::provide(viewer.clone());
+            // The page may still set a status of its own as it renders.
+            if let (Some(status), Some(response)) = (status, use_context::<ResponseOptions>()) {
+                response.set_status(status);
+            }
         },
         move || shell(options.clone()),
     );
-    let mut response = render(request).await;
-    if let Some(status) = status {
-        *response.status_mut() = status;
-    }
-    response
+    render(request).await
 }
 
-/// Runs a server function, with the BFF handle in its context.
+/// Each server function at its own path and method, with the BFF handle in
+/// its context. Any other path under `/api` is the app's not-found page.
+fn server_functions() -> Router<AppState> {
+    let mut router = Router::new();
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        let Ok(filter) = MethodFilter::try_from(method.clone()) else {
+            tracing::warn!(%path, %method, "server function with an unsupported method left out");
+            continue;
+        };
+        router = router.route(path, on(filter, server_function));
+    }
+    router
+}
+
 async fn server_function(State(state): State<AppState>, request: Request) -> impl IntoResponse {
     let auth = state.auth.clone();
     leptos_axum::handle_server_fns_with_context(move || provide_context(auth.clone()), request)

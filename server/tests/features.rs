@@ -49,7 +49,7 @@ async fn page(browser: &Browser, path: &str) -> reqwest::Response {
         .unwrap()
 }
 
-/// The JSON API, as the hydrated page calls it.
+/// The JSON API, as the API panel calls it.
 async fn api(browser: &Browser) -> reqwest::Response {
     browser
         .client

@@ -275,3 +275,31 @@ async fn garbage_sent_to_server_functions_is_not_a_server_error() {
         }
     }
 }
+
+#[tokio::test]
+async fn paths_under_the_api_that_are_no_server_function_are_not_found() {
+    let (_provider, app) = setup().await;
+    let browser = app.browser();
+    for (method, path) in [
+        ("POST", "/api/no_such_function"),
+        ("GET", "/api/no_such_function"),
+        ("GET", "/api/viewer"),
+        ("POST", "/api/userinfo/extra"),
+    ] {
+        let response = browser
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", app.url))
+            .header(ORIGIN, &app.url)
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(status == 404 || status == 405, "{method} {path}: {status}");
+        assert!(
+            !body.contains("register_explicit") && !body.contains("server function"),
+            "{method} {path} tells the framework's internals: {body}"
+        );
+    }
+}

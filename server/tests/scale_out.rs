@@ -238,6 +238,14 @@ async fn a_redis_outage_is_a_503_and_the_app_recovers() {
     let html = page.text().await.unwrap();
     assert!(html.contains("Please try again in a moment"), "{html}");
     assert!(!html.contains("Welcome Guest"), "not a silent sign-out");
+    let logout = browser.get("/logout").await;
+    assert_eq!(logout.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = logout.text().await.unwrap();
+    assert!(html.contains("Please try again in a moment"), "{html}");
+    assert!(
+        !html.contains("You are signed out") && !html.contains(">Login<"),
+        "neither signed out nor offered a sign-in: {html}"
+    );
     let viewer = browser.server_fn("viewer").await;
     assert_eq!(viewer.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(

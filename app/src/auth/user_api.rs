@@ -1,4 +1,4 @@
-//! The JSON endpoint the hydrated page calls to reach an API on the user's
+//! The JSON endpoint the page's API panel calls to reach an API on the user's
 //! behalf: the server attaches the access token it holds (renewed first if
 //! it is due), calls the API, and answers with the result. The browser never
 //! sees the token. The provider's userinfo endpoint stands in for "an API";

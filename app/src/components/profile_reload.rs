@@ -7,11 +7,12 @@ use leptos::server_fn::ServerFn;
 
 use super::LogoutForm;
 use crate::api::{reload_profile, ReloadProfile};
+use crate::model::ApiError;
 use crate::paths;
 
 /// "Reload profile" and "Logout" under the profile. An island: with
-/// JavaScript a failed reload is explained here; without it the forms post
-/// and the server sends the browser back.
+/// JavaScript a failed reload is explained here; without it the reload form
+/// posts and the server sends the browser back to this page.
 #[island]
 pub fn ProfileActions() -> impl IntoView {
     let pending = RwSignal::new(false);
@@ -21,7 +22,8 @@ pub fn ProfileActions() -> impl IntoView {
         pending.set(true);
         leptos::task::spawn_local(async move {
             match reload_profile().await {
-                Ok(()) => load_page_again(),
+                // Signed out meanwhile: the page shows it once loaded again.
+                Ok(()) | Err(ApiError::SignedOut) => load_page_again(),
                 Err(failure) => {
                     error.set(Some(failure.to_string()));
                     pending.set(false);

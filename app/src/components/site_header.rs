@@ -17,7 +17,9 @@ pub fn SiteHeader() -> impl IntoView {
             let (name, is_admin) = (user.display_name.clone(), user.is_admin);
             view! { <UserMenu name is_admin account_settings=*account_settings/> }.into_any()
         }
-        _ => view! { <GuestActions/> }.into_any(),
+        Ok(_) => view! { <GuestActions/> }.into_any(),
+        // The page says what went wrong; the header claims nothing.
+        Err(_) => ().into_any(),
     };
     view! {
         <header class="site-header">

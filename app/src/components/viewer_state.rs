@@ -13,18 +13,15 @@ pub struct ViewerState(Arc<Result<Viewer, ApiError>>);
 
 impl ViewerState {
     /// Gives the page being rendered its viewer.
-    pub fn provide(viewer: Result<Viewer, ApiError>) {
-        provide_context(Self(Arc::new(viewer)));
+    pub fn provide(viewer: Arc<Result<Viewer, ApiError>>) {
+        provide_context(Self(viewer));
     }
 
-    /// The viewer the server provided; an error if it provided none.
+    /// The viewer the server provided. Without one (a rendering outside the
+    /// server's page handler, as when the routes are listed at start), an
+    /// error: the page then shows neither a user nor a guest.
     pub fn get() -> Self {
-        use_context().unwrap_or_else(|| {
-            leptos::logging::error!(
-                "the page was rendered without a viewer; see server/src/lib.rs"
-            );
-            Self(Arc::new(Err(ApiError::Internal)))
-        })
+        use_context().unwrap_or_else(|| Self(Arc::new(Err(ApiError::Internal))))
     }
 
     pub fn viewer(&self) -> &Result<Viewer, ApiError> {

@@ -20,7 +20,12 @@ pub fn LogoutPage() -> impl IntoView {
             </div>
         }
         .into_any(),
-        _ => view! {
+        Err(error) => view! {
+            <h1>"Sign out"</h1>
+            <p class="notice error" role="alert">{error.to_string()}</p>
+        }
+        .into_any(),
+        Ok(_) => view! {
             <h1>"You are signed out"</h1>
             <div class="actions">
                 <a class="button" href=paths::HOME>"Home"</a>

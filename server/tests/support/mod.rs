@@ -311,7 +311,7 @@ impl Browser {
         response.text().await.expect("body")
     }
 
-    /// Calls a server function as the hydrated page does.
+    /// Calls a server function as a script on the page does.
     pub async fn server_fn(&self, name: &str) -> Response {
         self.client
             .post(format!("{}/api/{name}", self.app))
