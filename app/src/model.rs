@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::claims::UserClaims;
+use crate::components::Rendered;
 
 /// What the home page needs to know about whoever is looking at it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,6 +34,10 @@ pub struct UserView {
     /// answer: the API panel's clock starts from it without calling the API.
     pub access_token_expires_in: Option<u64>,
     pub session: SessionDetails,
+    /// Parts of pages made from this view, once rendered: kept with it on
+    /// the server, never sent.
+    #[serde(skip)]
+    pub rendered: Rendered,
 }
 
 /// The security page: it needs a recent sign-in.

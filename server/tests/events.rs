@@ -109,6 +109,11 @@ async fn a_profile_event_makes_the_next_page_show_the_new_profile() {
             "Ada Lovelace",
             "{kind}"
         );
+        assert_eq!(
+            browser.names_on_the_page().await,
+            ["Ada Lovelace"; 3],
+            "{kind}"
+        );
 
         let body = event(kind, SUBJECT);
         assert_eq!(signed_webhook(&app, &body).await, StatusCode::OK, "{kind}");
@@ -117,6 +122,7 @@ async fn a_profile_event_makes_the_next_page_show_the_new_profile() {
             "Ada King",
             "{kind}"
         );
+        assert_eq!(browser.names_on_the_page().await, ["Ada King"; 3], "{kind}");
         let calls = provider.requests("/userinfo").len();
         browser.viewer().await;
         assert_eq!(

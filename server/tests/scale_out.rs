@@ -194,8 +194,10 @@ async fn what_one_instance_learns_every_instance_shows_within_a_second() {
     let on_a = a.browser();
     let on_b = b.same_browser_as(&on_a);
     on_a.login().await;
-    // B has just read the session: it would serve it from memory.
+    // B has just read the session and shown it: it would serve both the
+    // session and the page's parts rendered from it from memory.
     assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada Lovelace");
+    assert_eq!(on_b.names_on_the_page().await, ["Ada Lovelace"; 3]);
 
     // The profile changed at the provider, and Authgear told instance A.
     provider.behave(|b| b.userinfo = serde_json::json!({"name": "Ada King"}));
@@ -205,6 +207,7 @@ async fn what_one_instance_learns_every_instance_shows_within_a_second() {
     );
     after_the_cache_bound().await;
     assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada King");
+    assert_eq!(on_b.names_on_the_page().await, ["Ada King"; 3]);
 
     // The user was disabled, and Authgear told instance A.
     assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada King");

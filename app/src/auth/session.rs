@@ -222,6 +222,7 @@ impl UserSession {
                 tokens,
                 json,
             },
+            rendered: Default::default(),
         }
     }
 }

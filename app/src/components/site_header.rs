@@ -15,7 +15,13 @@ pub fn SiteHeader() -> impl IntoView {
             ..
         }) => {
             let (name, is_admin) = (user.display_name.clone(), user.is_admin);
-            view! { <UserMenu name is_admin account_settings=*account_settings/> }.into_any()
+            let account_settings = *account_settings;
+            // The same on every page the user sees: rendered once per
+            // session read (see `RenderOnce`).
+            user.rendered
+                .user_menu
+                .show(move || view! { <UserMenu name is_admin account_settings/> })
+                .into_any()
         }
         Ok(_) => view! { <GuestActions/> }.into_any(),
         // The page says what went wrong; the header claims nothing.

@@ -53,20 +53,32 @@ fn Guest() -> impl IntoView {
     }
 }
 
+/// The profile card and the session view are made from the view alone:
+/// rendered once per session read (see `RenderOnce`). The API panel's clock
+/// is not, and the profile's buttons cost little.
 #[component]
 fn SignedIn(user: UserView) -> impl IntoView {
-    let (ends_at, shown_end) = (user.session.ends_at.clone(), user.session.ends_at.clone());
+    let UserView {
+        display_name,
+        claims,
+        signed_in_at,
+        access_token_expires_in,
+        session,
+        rendered,
+        ..
+    } = user;
+    let (ends_at, shown_end) = (session.ends_at.clone(), session.ends_at.clone());
     view! {
-        <h1>{format!("Welcome {}", user.display_name)}</h1>
+        <h1>{format!("Welcome {display_name}")}</h1>
         <p class="muted">
             "Your session ends " <time datetime=ends_at>{shown_end}</time>
             " unless you use the app before then."
         </p>
         <div class="cards">
-            <ProfileCard claims=user.claims signed_in_at=user.signed_in_at/>
-            <ApiPanel expires_in=user.access_token_expires_in/>
+            {rendered.profile.show(move || view! { <ProfileCard claims signed_in_at/> })}
+            <ApiPanel expires_in=access_token_expires_in/>
         </div>
-        <SessionView details=user.session/>
+        {rendered.session.show(move || view! { <SessionView details=session/> })}
         <ProfileActions/>
     }
 }

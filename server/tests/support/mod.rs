@@ -328,6 +328,24 @@ impl Browser {
         response.json().await.expect("viewer JSON")
     }
 
+    /// The user's name as the home page shows it: in the user's menu, in the
+    /// profile card, and in the session view's userinfo.
+    pub async fn names_on_the_page(&self) -> [String; 3] {
+        let page = self.get("/").await.text().await.expect("page");
+        // What follows `start`, up to `end`, from `from` on.
+        let after = |from: &str, start: &str, end: &str| {
+            let rest = &page[page.find(from)?..];
+            let rest = &rest[rest.find(start)? + start.len()..];
+            Some(rest[..rest.find(end)?].to_owned())
+        };
+        [
+            after("<header", "<span class=\"menu-name\">", "<"),
+            after("<dl", "<dt>Name</dt><dd>", "<"),
+            after("\"userinfo\": {", "\"name\": \"", "\""),
+        ]
+        .map(|name| name.unwrap_or_else(|| panic!("a name is missing from the page: {page}")))
+    }
+
     /// The logout form's POST, as a browser without JavaScript sends it.
     pub async fn logout(&self) -> Response {
         self.client
