@@ -21,7 +21,7 @@ pub struct RenderOnce(Arc<OnceLock<String>>);
 impl RenderOnce {
     /// The HTML of `part`, which must have a single root element: rendered
     /// now if it has not been yet.
-    pub fn show<V: IntoView>(&self, part: impl FnOnce() -> V) -> impl IntoView {
+    pub fn show<V: IntoView>(&self, part: impl FnOnce() -> V) -> InertElement {
         let html = self.0.get_or_init(|| part().to_html());
         // Inserted as it is: `to_html` escaped what it had to.
         InertElement::new(html.clone())

@@ -10,28 +10,24 @@ use crate::paths;
 /// profile, an API called on their behalf and their session.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    match ViewerState::get().viewer() {
-        Ok(viewer) => view! { <Home viewer=viewer.clone()/> }.into_any(),
+    let state = ViewerState::get();
+    match state.viewer() {
+        Ok(viewer) => home(viewer).into_any(),
         Err(error) => {
             view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any()
         }
     }
 }
 
-#[component]
-fn Home(viewer: Viewer) -> impl IntoView {
-    let Viewer {
-        user,
-        notice,
-        local_provider,
-        ..
-    } = viewer;
+/// Functions of the viewer rather than components: they borrow it, and
+/// copy only what they show.
+fn home(viewer: &Viewer) -> impl IntoView {
     view! {
-        {local_provider.then(|| view! { <LocalProviderBanner/> })}
-        {notice.map(|notice| view! { <p class="notice" role="status">{notice.text()}</p> })}
-        {match user {
+        {viewer.local_provider.then(|| view! { <LocalProviderBanner/> })}
+        {viewer.notice.map(|notice| view! { <p class="notice" role="status">{notice.text()}</p> })}
+        {match &viewer.user {
             None => view! { <Guest/> }.into_any(),
-            Some(user) => view! { <SignedIn user/> }.into_any(),
+            Some(user) => signed_in(user).into_any(),
         }}
     }
 }
@@ -54,31 +50,29 @@ fn Guest() -> impl IntoView {
 }
 
 /// The profile card and the session view are made from the view alone:
-/// rendered once per session read (see `RenderOnce`). The API panel's clock
-/// is not, and the profile's buttons cost little.
-#[component]
-fn SignedIn(user: UserView) -> impl IntoView {
-    let UserView {
-        display_name,
-        claims,
-        signed_in_at,
-        access_token_expires_in,
-        session,
-        rendered,
-        ..
-    } = user;
-    let (ends_at, shown_end) = (session.ends_at.clone(), session.ends_at.clone());
+/// rendered once per session read (see `RenderOnce`), so the claims and the
+/// session are copied only then. The API panel's clock is not, and the
+/// profile's buttons cost little.
+fn signed_in(user: &UserView) -> impl IntoView {
+    let (ends_at, shown_end) = (user.session.ends_at.clone(), user.session.ends_at.clone());
+    let profile = user.rendered.profile.show(|| {
+        view! { <ProfileCard claims=user.claims.clone() signed_in_at=user.signed_in_at.clone()/> }
+    });
+    let session = user
+        .rendered
+        .session
+        .show(|| view! { <SessionView details=user.session.clone()/> });
     view! {
-        <h1>{format!("Welcome {display_name}")}</h1>
+        <h1>{format!("Welcome {}", user.display_name)}</h1>
         <p class="muted">
             "Your session ends " <time datetime=ends_at>{shown_end}</time>
             " unless you use the app before then."
         </p>
         <div class="cards">
-            {rendered.profile.show(move || view! { <ProfileCard claims signed_in_at/> })}
-            <ApiPanel expires_in=access_token_expires_in/>
+            {profile}
+            <ApiPanel expires_in=user.access_token_expires_in/>
         </div>
-        {rendered.session.show(move || view! { <SessionView details=session/> })}
+        {session}
         <ProfileActions/>
     }
 }
