@@ -49,19 +49,27 @@ fn Guest() -> impl IntoView {
     }
 }
 
-/// The profile card and the session view are made from the view alone:
-/// rendered once per session read (see `RenderOnce`), so the claims and the
-/// session are copied only then. The API panel's clock is not, and the
-/// profile's buttons cost little.
+/// Everything below the heading is rendered once per session read (see
+/// `RenderOnce`), so the claims and the session are copied only then; the
+/// API panel again each second, as its clock moves on.
 fn signed_in(user: &UserView) -> impl IntoView {
     let (ends_at, shown_end) = (user.session.ends_at.clone(), user.session.ends_at.clone());
     let profile = user.rendered.profile.show(|| {
         view! { <ProfileCard claims=user.claims.clone() signed_in_at=user.signed_in_at.clone()/> }
     });
+    let expires_in = user.access_token_expires_in;
+    let api_panel = user
+        .rendered
+        .api_panel
+        .show_for(expires_in, || view! { <ApiPanel expires_in/> });
     let session = user
         .rendered
         .session
         .show(|| view! { <SessionView details=user.session.clone()/> });
+    let actions = user
+        .rendered
+        .profile_actions
+        .show(|| view! { <ProfileActions/> });
     view! {
         <h1>{format!("Welcome {}", user.display_name)}</h1>
         <p class="muted">
@@ -70,9 +78,9 @@ fn signed_in(user: &UserView) -> impl IntoView {
         </p>
         <div class="cards">
             {profile}
-            <ApiPanel expires_in=user.access_token_expires_in/>
+            {api_panel}
         </div>
         {session}
-        <ProfileActions/>
+        {actions}
     }
 }
