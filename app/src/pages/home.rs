@@ -49,9 +49,9 @@ fn Guest() -> impl IntoView {
     }
 }
 
-/// Everything below the heading is rendered once per session read (see
-/// `RenderOnce`), so the claims and the session are copied only then; the
-/// API panel again each second, as its clock moves on.
+/// The cards, the session view and the buttons are rendered once per
+/// session read (see `RenderOnce`), so the claims and the session are
+/// copied only then; the API panel again each second, as its clock moves on.
 fn signed_in(user: &UserView) -> impl IntoView {
     let (ends_at, shown_end) = (user.session.ends_at.clone(), user.session.ends_at.clone());
     let profile = user.rendered.profile.show(|| {
