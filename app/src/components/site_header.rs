@@ -14,13 +14,19 @@ pub fn SiteHeader() -> impl IntoView {
             account_settings,
             ..
         }) => {
-            let (name, is_admin) = (user.display_name.clone(), user.is_admin);
-            let account_settings = *account_settings;
             // The same on every page the user sees: rendered once per
-            // session read (see `RenderOnce`).
+            // session read (see `RenderOnce`), the name copied only then.
             user.rendered
                 .user_menu
-                .show(move || view! { <UserMenu name is_admin account_settings/> })
+                .show(|| {
+                    view! {
+                        <UserMenu
+                            name=user.display_name.clone()
+                            is_admin=user.is_admin
+                            account_settings=*account_settings
+                        />
+                    }
+                })
                 .into_any()
         }
         Ok(_) => view! { <GuestActions/> }.into_any(),
