@@ -1,135 +1,124 @@
-//! Server functions: thin wrappers that find the session, call into `auth`,
-//! and translate its errors. They run on the server; the browser calls them
-//! over HTTP under `paths::API_PREFIX`.
+//! Server functions: thin wrappers that find who is looking, call into
+//! `auth`, and translate its errors. They run on the server; the browser
+//! calls them over HTTP under `paths::API_PREFIX`.
+//!
+//! Each page of the app has one, which answers a [`Page`]: who is looking
+//! and what the page shows. The first page of a visit is rendered on the
+//! server, which calls the function in the same process and sends its answer
+//! along with the HTML; every later page is one call from the browser. A
+//! page that needs a signed-in user answers a typed [`ApiError`] otherwise:
+//! `SignedOut` or `SessionEnded` (401), `Forbidden` (403).
 
 use leptos::prelude::*;
 
-#[cfg(feature = "ssr")]
-use crate::model::Notice;
-use crate::model::{AdminAccess, ApiError, SecurityCheck, Viewer};
+use crate::model::{AdminAccess, ApiError, Page, Profile, SecurityCheck, Viewer};
 
-/// Who is looking at the page, as JSON. Pages get the same answer from
-/// `viewer` before they render. Calls the provider only when the access
-/// token is due for renewal.
+/// Who is looking, as JSON: what the not-found and sign-out pages show.
 #[server(endpoint = "viewer")]
 pub async fn current_viewer() -> Result<Viewer, ApiError> {
-    let (auth, session) = request_context().await?;
-    viewer(&auth, &session).await.map_err(to_api_error)
+    Visit::of_request().await?.viewer()
 }
 
-/// Who is looking: the user's view, or a guest with a notice when their
-/// session has just ended.
-#[cfg(feature = "ssr")]
-pub async fn viewer(
-    auth: &crate::auth::Auth,
-    session: &tower_sessions::Session,
-) -> Result<Viewer, crate::auth::AuthError> {
-    use crate::auth::{current, Current};
-    let (user, notice) = match current(auth, session).await? {
-        Current::SignedIn(user) => {
-            let mut view = user.view();
-            view.is_admin = view.claims.has_role(&auth.settings().admin_role);
-            (Some(view), None)
-        }
-        Current::Guest => (None, None),
-        Current::Ended => (None, Some(Notice::SessionEnded)),
-    };
-    Ok(Viewer {
-        user,
-        notice,
-        local_provider: auth.settings().is_local_provider(),
-        account_settings: auth.settings().account_settings.is_some(),
+/// The home page: "Welcome Guest", or the signed-in user's profile and
+/// session. Calls the provider only when the access token is due.
+#[server(endpoint = "home")]
+pub async fn load_home() -> Result<Page<Option<Profile>>, ApiError> {
+    let visit = Visit::of_request().await?;
+    Ok(Page {
+        viewer: visit.viewer()?,
+        content: visit
+            .signed_in()
+            .map(|user| user.profile(time::OffsetDateTime::now_utc())),
     })
 }
 
 /// The security page's gate: a sign-in no older than the configured step-up
-/// age. An older one sends the browser through the provider again; a user
-/// who cannot sign in again is told why instead.
+/// age. An older one must go through the provider again (the page sends the
+/// browser there); a user who cannot sign in again is told why instead.
 #[server(endpoint = "security")]
-pub async fn security_gate() -> Result<SecurityCheck, ApiError> {
-    use crate::auth::{current, is_recent, rfc3339, Current};
-    use axum::http::StatusCode;
-    let (auth, session) = request_context().await?;
-    let Current::SignedIn(user) = current(&auth, &session).await.map_err(to_api_error)? else {
-        respond(Some(StatusCode::UNAUTHORIZED));
-        return Ok(SecurityCheck::SignedOut);
-    };
-    let claims = user.claims();
-    let max_age = auth.settings().step_up_max_age;
+pub async fn load_security() -> Result<Page<SecurityCheck>, ApiError> {
+    use crate::auth::{is_recent, rfc3339};
+    let visit = Visit::of_request().await?;
+    let user = visit.user()?;
+    let claims = &user.shown().profile.claims;
+    let max_age = visit.auth.settings().step_up_max_age;
     let now = time::OffsetDateTime::now_utc();
-    match user.signed_in_at() {
+    let content = match user.signed_in_at() {
         Some(at) if is_recent(at.unix_timestamp(), max_age, now.unix_timestamp()) => {
             let until = time::Duration::try_from(max_age)
                 .ok()
                 .and_then(|age| at.checked_add(age));
-            Ok(SecurityCheck::Confirmed {
+            SecurityCheck::Confirmed {
                 signed_in_at: rfc3339(at).unwrap_or_default(),
                 recent_until: until.and_then(rfc3339).unwrap_or_default(),
-                methods: claims.amr,
-            })
+                methods: claims.amr.clone(),
+            }
         }
         _ if !claims.can_reauthenticate => {
-            respond(Some(StatusCode::FORBIDDEN));
-            Ok(SecurityCheck::CannotReauthenticate)
+            respond(Some(axum::http::StatusCode::FORBIDDEN));
+            SecurityCheck::CannotReauthenticate
         }
-        _ => {
-            let to = format!(
+        _ => SecurityCheck::Reauthenticate {
+            to: format!(
                 "{}?return_to={}",
                 crate::paths::REAUTHENTICATE,
                 crate::paths::SECURITY
-            );
-            leptos_axum::redirect(&to);
-            Ok(SecurityCheck::Reauthenticating { to })
-        }
-    }
+            ),
+        },
+    };
+    Ok(Page {
+        viewer: visit.viewer()?,
+        content,
+    })
 }
 
 /// The admin page's gate: the configured role, from the provider's claims.
 #[server(endpoint = "admin")]
-pub async fn admin_gate() -> Result<AdminAccess, ApiError> {
-    use crate::auth::{current, Current};
-    use axum::http::StatusCode;
-    let (auth, session) = request_context().await?;
-    let role = auth.settings().admin_role.clone();
-    let Current::SignedIn(user) = current(&auth, &session).await.map_err(to_api_error)? else {
-        respond(Some(StatusCode::UNAUTHORIZED));
-        return Ok(AdminAccess::SignedOut);
-    };
-    if user.claims().has_role(&role) {
-        Ok(AdminAccess::Granted {
-            role,
-            name: user.view().display_name,
-        })
-    } else {
+pub async fn load_admin() -> Result<Page<AdminAccess>, ApiError> {
+    let visit = Visit::of_request().await?;
+    let user = visit.user()?;
+    let role = visit.auth.settings().admin_role.clone();
+    if !user.shown().profile.claims.has_role(&role) {
         tracing::info!(
             kind = "forbidden",
             status = 403,
             "admin page refused: role missing"
         );
-        respond(Some(StatusCode::FORBIDDEN));
-        Ok(AdminAccess::Forbidden { role })
+        respond(Some(axum::http::StatusCode::FORBIDDEN));
+        return Err(ApiError::Forbidden { role });
     }
+    Ok(Page {
+        viewer: visit.viewer()?,
+        content: AdminAccess {
+            role,
+            name: user.shown().display_name.clone(),
+        },
+    })
 }
 
 /// Fetches the user's profile again from the provider's userinfo endpoint,
 /// refreshing the access token first if needed.
 #[server(endpoint = "reload_profile")]
 pub async fn reload_profile() -> Result<(), ApiError> {
-    let (auth, session) = request_context().await?;
-    crate::auth::reload_profile(&auth, &session)
+    let visit = Visit::of_request().await?;
+    let user = visit.user()?;
+    let session = request_session().await?;
+    crate::auth::reload_profile(&visit.auth, &session, user)
         .await
         .map_err(to_api_error)?
         .ok_or_else(|| {
             respond(Some(axum::http::StatusCode::UNAUTHORIZED));
-            ApiError::SignedOut
+            ApiError::SessionEnded
         })
 }
 
 /// Ends the session here and at the provider. The browser is sent to the
 /// provider's end-session endpoint, which sends it back to the home page.
+/// Posted by a plain form: the browser leaves the app.
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), ApiError> {
-    let (auth, session) = request_context().await?;
+    let auth = request_auth()?;
+    let session = request_session().await?;
     let next = crate::auth::logout(&auth, &session)
         .await
         .map_err(to_api_error)?;
@@ -137,21 +126,136 @@ pub async fn logout() -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The BFF handle and this request's session.
+/// Who is looking, settled once per request.
+///
+/// A page rendered on the server settles it before rendering (`page` in
+/// `server/src/lib.rs` calls [`Visit::settle`] and provides it), so the
+/// server functions the page calls in the same process read that answer
+/// instead of the session again. A server function called over HTTP
+/// settles it itself. What is derived from the session read lives in the
+/// session itself (`auth::UserSession::shown`), made once per read.
 #[cfg(feature = "ssr")]
-async fn request_context() -> Result<(crate::auth::Auth, tower_sessions::Session), ApiError> {
-    respond(None);
-    let auth = use_context::<crate::auth::Auth>().ok_or_else(|| {
+#[derive(Clone)]
+pub struct Visit {
+    auth: crate::auth::Auth,
+    current: Result<crate::auth::Current, crate::auth::AuthError>,
+}
+
+#[cfg(feature = "ssr")]
+impl Visit {
+    /// Reads the request's session, renewing its tokens when they are due.
+    /// A failure is logged here, once.
+    pub async fn settle(auth: &crate::auth::Auth, session: &tower_sessions::Session) -> Self {
+        let current = crate::auth::current(auth, session).await;
+        if let Err(error) = &current {
+            error.log("visit");
+        }
+        Self {
+            auth: auth.clone(),
+            current,
+        }
+    }
+
+    /// Makes this the answer for the rest of the request.
+    pub fn provide(&self) {
+        provide_context(self.clone());
+    }
+
+    /// The status a page takes when who is looking could not be told.
+    pub fn failure_status(&self) -> Option<axum::http::StatusCode> {
+        self.current
+            .as_ref()
+            .err()
+            .map(crate::auth::AuthError::status)
+    }
+
+    /// The visit settled for this request, or settled now.
+    async fn of_request() -> Result<Self, ApiError> {
+        respond(None);
+        if let Some(visit) = use_context::<Self>() {
+            return Ok(visit);
+        }
+        let auth = request_auth()?;
+        let session = request_session().await?;
+        Ok(Self::settle(&auth, &session).await)
+    }
+
+    /// Who is looking, as every page shows it.
+    pub fn viewer(&self) -> Result<Viewer, ApiError> {
+        use crate::auth::Current;
+        use crate::model::{Account, Notice};
+        let settings = self.auth.settings();
+        let (user, notice) = match self.current.as_ref().map_err(failed)? {
+            Current::SignedIn(user) => {
+                let shown = user.shown();
+                let account = Account {
+                    display_name: shown.display_name.clone(),
+                    is_admin: shown.profile.claims.has_role(&settings.admin_role),
+                };
+                (Some(account), None)
+            }
+            Current::Guest => (None, None),
+            Current::Ended => (None, Some(Notice::SessionEnded)),
+        };
+        Ok(Viewer {
+            user,
+            notice,
+            local_provider: settings.is_local_provider(),
+            account_settings: settings.account_settings.is_some(),
+        })
+    }
+
+    /// The signed-in user, if any.
+    fn signed_in(&self) -> Option<&std::sync::Arc<crate::auth::UserSession>> {
+        match &self.current {
+            Ok(crate::auth::Current::SignedIn(user)) => Some(user),
+            _ => None,
+        }
+    }
+
+    /// The signed-in user, or why there is none: 401 for a guest or an
+    /// ended session.
+    fn user(&self) -> Result<&std::sync::Arc<crate::auth::UserSession>, ApiError> {
+        use crate::auth::Current;
+        match self.current.as_ref().map_err(failed)? {
+            Current::SignedIn(user) => Ok(user),
+            Current::Guest => {
+                respond(Some(axum::http::StatusCode::UNAUTHORIZED));
+                Err(ApiError::SignedOut)
+            }
+            Current::Ended => {
+                respond(Some(axum::http::StatusCode::UNAUTHORIZED));
+                Err(ApiError::SessionEnded)
+            }
+        }
+    }
+}
+
+/// A failure to tell who is looking, already logged by [`Visit::settle`].
+#[cfg(feature = "ssr")]
+fn failed(error: &crate::auth::AuthError) -> ApiError {
+    respond(Some(error.status()));
+    error.clone().into()
+}
+
+/// The BFF handle.
+#[cfg(feature = "ssr")]
+fn request_auth() -> Result<crate::auth::Auth, ApiError> {
+    use_context::<crate::auth::Auth>().ok_or_else(|| {
         tracing::error!("the server function has no auth context; see server/src/lib.rs");
         ApiError::Internal
-    })?;
-    let session = leptos_axum::extract::<tower_sessions::Session>()
+    })
+}
+
+/// This request's session.
+#[cfg(feature = "ssr")]
+async fn request_session() -> Result<tower_sessions::Session, ApiError> {
+    leptos_axum::extract::<tower_sessions::Session>()
         .await
         .map_err(|_| {
             tracing::error!("the server function has no session; is the session layer around it?");
             ApiError::Internal
-        })?;
-    Ok((auth, session))
+        })
 }
 
 /// The one place a server function sets its response's headers: every answer

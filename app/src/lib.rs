@@ -6,6 +6,7 @@ pub mod assets;
 #[cfg(feature = "ssr")]
 pub mod auth;
 pub mod claims;
+pub mod codec;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod csp;
@@ -18,7 +19,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::StaticSegment;
 
-use components::SiteHeader;
+use components::{FocusedPath, ProfileReloads, SharedViewer, SiteHeader};
 use pages::{
     admin::AdminPage, home::HomePage, logout::LogoutPage, not_found::NotFound,
     security::SecurityPage,
@@ -39,7 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="data:,"/>
                 <link rel="stylesheet" id="leptos" href=assets::stylesheet()/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options islands=true/>
+                <HydrationScripts options/>
                 <MetaTags/>
             </head>
             <body>
@@ -49,17 +50,29 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The whole app: rendered on the server for the first page of a visit,
+/// hydrated in the browser, then every page after it is shown by the router
+/// in the browser, with its data from one server function (see `api`).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let viewer = SharedViewer::provide();
+    ProfileReloads::provide();
+    let notice = move || {
+        viewer
+            .viewer()
+            .ok()
+            .and_then(|viewer| viewer.notice)
+            .map(|notice| view! { <p class="notice" role="status">{notice.text()}</p> })
+    };
     view! {
-        <Title text="Authgear + Leptos"/>
+        <Title formatter=|page: String| format!("{page} · Authgear + Leptos")/>
         <Router>
-            <a class="skip-link" href="#main">"Skip to content"</a>
+            <SkipLink/>
             <SiteHeader/>
             <main id="main" tabindex="-1">
-                // The server renders each page whole before sending it
-                // (see `page` in server/src/lib.rs).
+                {FocusedPath::provide()}
+                {notice}
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment(paths::segment(paths::HOME)) view=HomePage/>
                     <Route path=StaticSegment(paths::segment(paths::LOGOUT)) view=LogoutPage/>
@@ -69,4 +82,21 @@ pub fn App() -> impl IntoView {
             </main>
         </Router>
     }
+}
+
+/// "Skip to content": moves the focus to the page's content. The browser
+/// does that by itself for a `#main` link; the router would take the click
+/// for a navigation.
+#[component]
+fn SkipLink() -> impl IntoView {
+    let skip = move |event: leptos::ev::MouseEvent| {
+        event.prevent_default();
+        if let Some(main) = document().get_element_by_id("main") {
+            use leptos::wasm_bindgen::JsCast;
+            if let Ok(main) = main.dyn_into::<leptos::web_sys::HtmlElement>() {
+                let _ = main.focus();
+            }
+        }
+    };
+    view! { <a class="skip-link" href="#main" on:click=skip>"Skip to content"</a> }
 }

@@ -8,12 +8,13 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::claims::UserClaims;
-use crate::components::Rendered;
 
-/// What the home page needs to know about whoever is looking at it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Who is looking at the app: what every page needs (the header, the
+/// notices). Shared by the whole app in the browser, and carried by every
+/// page's data, so each navigation brings it up to date.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Viewer {
-    pub user: Option<UserView>,
+    pub user: Option<Account>,
     pub notice: Option<Notice>,
     /// True when the app talks to the local development provider, not Authgear.
     pub local_provider: bool,
@@ -21,29 +22,38 @@ pub struct Viewer {
     pub account_settings: bool,
 }
 
-/// A signed-in user, as the page shows them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct UserView {
+/// The signed-in user, as every page's header shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
     pub display_name: String,
+    /// The user holds the role that opens the admin page.
+    pub is_admin: bool,
+}
+
+/// What one page shows: who is looking, and the page's own content. Every
+/// page's server function answers one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub viewer: Viewer,
+    pub content: T,
+}
+
+/// The home page's content for a signed-in user: their profile, the
+/// session and the access token's clock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
     pub claims: UserClaims,
     /// RFC 3339 time of the user's last sign-in at the provider (`auth_time`).
     pub signed_in_at: Option<String>,
-    /// The user holds the role that opens the admin page.
-    pub is_admin: bool,
     /// Seconds until the access token the server holds expires, as of this
     /// answer: the API panel's clock starts from it without calling the API.
     pub access_token_expires_in: Option<u64>,
     pub session: SessionDetails,
-    /// Parts of pages made from this view, once rendered: kept with it on
-    /// the server, never sent.
-    #[serde(skip)]
-    pub rendered: Rendered,
 }
 
 /// The security page: it needs a recent sign-in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SecurityCheck {
-    SignedOut,
     /// The user signed in recently enough.
     Confirmed {
         /// RFC 3339 times: the sign-in, and when it stops counting as recent.
@@ -51,20 +61,18 @@ pub enum SecurityCheck {
         recent_until: String,
         methods: Vec<String>,
     },
-    /// The sign-in is too old; the browser is being sent to `to`.
-    Reauthenticating {
-        to: String,
-    },
+    /// The sign-in is too old: the browser goes to `to`, which leaves the
+    /// app for the provider.
+    Reauthenticate { to: String },
     /// The account has no way to sign in again (an anonymous user).
     CannotReauthenticate,
 }
 
-/// The admin page: only for users with the admin role.
+/// The admin page, for a user with the admin role.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AdminAccess {
-    SignedOut,
-    Forbidden { role: String },
-    Granted { role: String, name: String },
+pub struct AdminAccess {
+    pub role: String,
+    pub name: String,
 }
 
 /// What the JSON API (`paths::USERINFO_API`) answers: the protected API's
@@ -98,10 +106,11 @@ pub struct TokenMeta {
     pub has_refresh_token: bool,
 }
 
-/// A one-off message for the guest page.
+/// A one-off message for whoever is looking.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Notice {
-    /// The provider no longer accepts the session's refresh token.
+    /// The session ended: logout elsewhere, a limit reached, the provider
+    /// or an Authgear event ended it.
     SessionEnded,
 }
 
@@ -116,8 +125,15 @@ impl Notice {
 /// Why a server function failed, in words a person can act on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum ApiError {
+    /// Nobody is signed in (401).
     #[error("Please sign in first.")]
     SignedOut,
+    /// The session this browser had has ended (401).
+    #[error("Your session ended. Please sign in again.")]
+    SessionEnded,
+    /// Signed in, without the role the page needs (403).
+    #[error("This page is for users with the {role} role.")]
+    Forbidden { role: String },
     #[error("The identity provider is unavailable right now. Please try again in a moment.")]
     Unavailable,
     /// Something on the server failed (its store, its setup); the log says what.

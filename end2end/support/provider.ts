@@ -33,3 +33,27 @@ export async function providerEvents(): Promise<{ type: string; [detail: string]
   const response = await fetch(`${PROVIDER_URL}/__test__/events`);
   return response.json();
 }
+
+/**
+ * Sends the app a signed Authgear webhook (as Authgear does: no cookie, an
+ * HMAC of the body), e.g. `user.disabled` for `login`'s user. The local
+ * provider's subject is the login.
+ */
+export async function signedWebhook(type: string, login: string): Promise<number> {
+  const { createHmac, randomUUID } = await import("node:crypto");
+  const { APP_URL, WEBHOOK_SECRET } = await import("./servers");
+  const body = JSON.stringify({
+    id: randomUUID(),
+    seq: 1,
+    type,
+    payload: { user: { id: login } },
+    context: { timestamp: Math.floor(Date.now() / 1000) },
+  });
+  const signature = createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex");
+  const response = await fetch(`${APP_URL}/webhooks/authgear`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-authgear-body-signature": signature },
+    body,
+  });
+  return response.status;
+}

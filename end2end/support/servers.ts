@@ -7,6 +7,8 @@ import { join, resolve } from "node:path";
 export const APP_URL = "http://localhost:3000";
 export const PROVIDER_URL = "http://127.0.0.1:4000";
 export const CLIENT_SECRET = "local-dev-secret-not-for-production";
+/** Signs the Authgear webhooks the tests send (see `signedWebhook`). */
+export const WEBHOOK_SECRET = "browser-tests-webhook-secret-0123456789abcdef";
 /** Short, so the tests see refreshes happen. */
 export const ACCESS_TOKEN_TTL_SECONDS = 3;
 
@@ -23,6 +25,7 @@ function appEnv(): NodeJS.ProcessEnv {
     AUTHGEAR_CLIENT_ID: "authgear-leptos-demo",
     AUTHGEAR_CLIENT_SECRET: CLIENT_SECRET,
     APP_SECRET_KEY: "browser-tests-only-0123456789abcdef0123456789abcdef",
+    AUTHGEAR_WEBHOOK_SECRET: WEBHOOK_SECRET,
     APP_URL,
     SESSION_DB_PATH: join(state, "sessions.db"),
     LEPTOS_SITE_ADDR: "127.0.0.1:3000",

@@ -1,7 +1,8 @@
 // The built script, wasm and stylesheet: hashed names, precompressed bodies,
 // cached for a year; a repeat visit fetches none of them again. Pages are
 // compressed on the fly and never stored by a cache.
-import { expect, test, type Page } from "@playwright/test";
+import { type Page } from "@playwright/test";
+import { expect, test } from "../support/test";
 import { APP_URL } from "../support/servers";
 import { signInAtProvider } from "../support/provider";
 

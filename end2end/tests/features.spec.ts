@@ -1,6 +1,7 @@
 // The Authgear features beyond "Welcome <name>": sign-up, language and theme,
 // account settings, step-up, roles, and an API called through the server.
-import { expect, test, type Page } from "@playwright/test";
+import { type Page } from "@playwright/test";
+import { expect, test } from "../support/test";
 import { APP_URL, PROVIDER_URL } from "../support/servers";
 import { issuedTokens, providerEvents, signInAtProvider } from "../support/provider";
 

@@ -3,7 +3,8 @@
 // phone, no layout shift when its islands hydrate. The README's screenshots are
 // taken here, so they show the app as it is.
 import AxeBuilder from "@axe-core/playwright";
-import { expect, test, type Page } from "@playwright/test";
+import { type Page } from "@playwright/test";
+import { expect, test } from "../support/test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { APP_URL } from "../support/servers";

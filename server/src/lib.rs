@@ -5,11 +5,8 @@
 pub mod config;
 mod health;
 
-use std::sync::Arc;
-
+use app::api::Visit;
 use app::auth::{self, Auth};
-use app::components::ViewerState;
-use app::model::ApiError;
 use app::{shell, App};
 use axum::extract::{FromRef, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -99,29 +96,25 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// Renders a page. Who is looking is settled first, so the page renders in
-/// one pass, and the header and the page read the same answer. The page is
-/// sent once complete (`render_app_async`): it works without JavaScript and
-/// can answer with its own status (401, 403, 404). A failure to tell who is
-/// looking is logged and shown, with its status.
+/// Renders a page: the first of a visit, or any page without JavaScript.
+/// Who is looking is settled first ([`Visit`]), so the header and the page
+/// read the same answer, and the page's server function, called in this
+/// process, reads it instead of the session again. The page is sent once
+/// complete (`render_app_async`), with its data for hydration: it works
+/// without JavaScript and answers with its own status (302, 401, 403, 404).
+/// A failure to tell who is looking is shown, with its status.
 async fn page(State(state): State<AppState>, session: Session, request: Request) -> Response {
-    let (viewer, status) = match app::api::viewer(&state.auth, &session).await {
-        Ok(viewer) => (Ok(viewer), None),
-        Err(error) => {
-            error.log("page");
-            let status = error.status();
-            (Err(ApiError::from(error)), Some(status))
-        }
-    };
-    let viewer = Arc::new(viewer);
+    let visit = Visit::settle(&state.auth, &session).await;
     let auth = state.auth.clone();
     let options = state.leptos_options.clone();
     let render = leptos_axum::render_app_async_with_context(
         move || {
             provide_context(auth.clone());
-            ViewerState::provide(viewer.clone());
+            visit.provide();
             // The page may still set a status of its own as it renders.
-            if let (Some(status), Some(response)) = (status, use_context::<ResponseOptions>()) {
+            if let (Some(status), Some(response)) =
+                (visit.failure_status(), use_context::<ResponseOptions>())
+            {
                 response.set_status(status);
             }
         },

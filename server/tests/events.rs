@@ -43,8 +43,13 @@ async fn authgear_events_end_every_session_of_the_user() {
         laptop.login().await;
         let body = event(kind, SUBJECT);
         assert_eq!(signed_webhook(&app, &body).await, StatusCode::OK, "{kind}");
+        // The next page each browser opens says so.
+        for browser in [&phone, &laptop] {
+            let viewer = browser.viewer().await;
+            assert!(viewer["user"].is_null(), "{kind}: {viewer}");
+            assert_eq!(viewer["notice"], "SessionEnded", "{kind}");
+        }
         assert!(!signed_in(&phone).await, "{kind}");
-        assert!(!signed_in(&laptop).await, "{kind}");
     }
 }
 

@@ -189,8 +189,7 @@ async fn a_step_up_by_someone_else_changes_nothing_and_gives_their_tokens_back()
 
     // Still the same session, still the first user, still needing a step-up.
     assert_eq!(browser.cookies(), before);
-    let viewer = browser.viewer().await;
-    assert_eq!(viewer["user"]["claims"]["subject"], "user-42");
+    assert_eq!(browser.profile().await["claims"]["subject"], "user-42");
     assert_eq!(
         page(&browser, "/security").await.status(),
         StatusCode::FOUND
@@ -289,6 +288,88 @@ async fn the_admin_page_needs_the_role() {
             assert!(body.contains("You do not have access"), "{body}");
         }
     }
+}
+
+/// A server function as the app's router calls it after a navigation:
+/// status, content type and the JSON body.
+async fn page_data(browser: &Browser, function: &str) -> (StatusCode, String, Value) {
+    let response = browser.server_fn(function).await;
+    let status = response.status();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let text = response.text().await.unwrap();
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{function}: not JSON: {text}"));
+    (status, content_type, body)
+}
+
+#[tokio::test]
+async fn page_functions_answer_typed_errors_for_a_guest_an_ended_session_and_a_missing_role() {
+    let provider = TestProvider::start().await;
+    let app = TestApp::start_with(
+        provider.issuer(),
+        &[("AUTHGEAR_WEBHOOK_SECRET", support::WEBHOOK_SECRET)],
+    )
+    .await;
+    app.auth.provider_ready().await;
+
+    // A guest: the pages that need a user say so, never with a page of HTML.
+    let guest = app.browser();
+    for function in ["admin", "security", "reload_profile"] {
+        let (status, content_type, body) = page_data(&guest, function).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{function}");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{function}: {content_type}"
+        );
+        assert_eq!(body, json!("SignedOut"), "{function}");
+    }
+    // Pages open to everyone answer who is looking.
+    let (status, _, home) = page_data(&guest, "home").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        home["viewer"]["user"].is_null() && home["content"].is_null(),
+        "{home}"
+    );
+
+    // Signed in without the role.
+    let browser = app.browser();
+    browser.login().await;
+    let (status, content_type, body) = page_data(&browser, "admin").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    assert_eq!(body, json!({"Forbidden": {"role": "admin"}}));
+    let (status, _, security) = page_data(&browser, "security").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(security["viewer"]["user"]["display_name"], "Ada Lovelace");
+    assert!(security["content"]["Confirmed"].is_object(), "{security}");
+
+    // Ended from outside (an Authgear event): the next call says so, once.
+    let (phone, laptop) = (browser.copy(&app), browser);
+    assert_eq!(
+        support::signed_webhook(&app, &support::event("user.disabled", "user-42")).await,
+        StatusCode::OK
+    );
+    let (status, _, body) = page_data(&laptop, "admin").await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::UNAUTHORIZED, json!("SessionEnded"))
+    );
+    let (status, _, body) = page_data(&laptop, "security").await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::UNAUTHORIZED, json!("SignedOut")),
+        "the cookie went with the first answer"
+    );
+    let (status, _, home) = page_data(&phone, "home").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(home["viewer"]["notice"], "SessionEnded", "{home}");
+    assert!(home["viewer"]["user"].is_null(), "{home}");
 }
 
 #[tokio::test]
@@ -440,7 +521,7 @@ async fn the_page_shows_typed_claims_and_keeps_unknown_ones() {
     });
     provider.behave(|b| b.userinfo["custom_attributes"] = json!({"team": "engines"}));
     browser.login().await;
-    let claims = browser.viewer().await["user"]["claims"].clone();
+    let claims = browser.profile().await["claims"].clone();
     assert_eq!(claims["roles"], json!(["admin"]));
     assert_eq!(claims["amr"], json!(["pwd", "otp"]));
     assert_eq!(claims["email"], "ada@example.com");

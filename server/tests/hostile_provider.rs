@@ -216,10 +216,7 @@ async fn a_rotated_signing_key_is_fetched_once_and_accepted() {
         2,
         "one refetch for the new kid"
     );
-    assert_eq!(
-        browser.viewer().await["user"]["claims"]["subject"],
-        "user-42"
-    );
+    assert_eq!(browser.profile().await["claims"]["subject"], "user-42");
 
     // The new key is known now: no more fetches.
     app.browser().login().await;

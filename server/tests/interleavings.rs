@@ -321,7 +321,7 @@ async fn a_refresh_is_not_a_sign_in() {
     // Read back from the store: the sign-in's `sid` (which back-channel
     // logout matches), `auth_time` (which step-up checks) and `amr` stay, as
     // a refresh proves no sign-in.
-    let claims = browser.viewer().await["user"]["claims"].clone();
+    let claims = browser.profile().await["claims"].clone();
     assert_ne!(claims["session_id"], "a-later-provider-session", "{claims}");
     assert!(claims["session_id"].is_string(), "{claims}");
     assert_ne!(claims["auth_time"], later, "{claims}");
@@ -447,7 +447,7 @@ async fn a_session_ends_at_its_idle_timeout_or_lifetime_and_says_so() {
     // With the defaults, the page says when the session will end.
     let (_provider, _app, browser) = setup().await;
     browser.login().await;
-    let ends_at = browser.viewer().await["user"]["session"]["ends_at"]
+    let ends_at = browser.profile().await["session"]["ends_at"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -74,14 +74,13 @@ async fn login_shows_the_user_and_keeps_tokens_on_the_server() {
 
     let viewer = browser.viewer().await;
     assert_eq!(viewer["user"]["display_name"], "Ada Lovelace");
-    assert_eq!(viewer["user"]["claims"]["subject"], "user-42");
-    let shown = viewer["user"]["session"]["json"].as_str().unwrap();
-    assert!(shown.contains(r#""sub": "user-42""#), "{shown}");
-    assert_eq!(
-        viewer["user"]["session"]["tokens"]["has_refresh_token"],
-        true
-    );
     assert_no_tokens(&provider, &viewer.to_string(), "the viewer response");
+    let profile = browser.profile().await;
+    assert_eq!(profile["claims"]["subject"], "user-42");
+    let shown = profile["session"]["json"].as_str().unwrap();
+    assert!(shown.contains(r#""sub": "user-42""#), "{shown}");
+    assert_eq!(profile["session"]["tokens"]["has_refresh_token"], true);
+    assert_no_tokens(&provider, &profile.to_string(), "the home page's data");
 
     let userinfo_calls = provider.requests("/userinfo").len();
     browser.get("/").await;

@@ -46,7 +46,7 @@ pub use store::{Store, StoreError};
 pub(crate) use flow::is_recent;
 pub(crate) use logout::logout;
 pub(crate) use profile::reload as reload_profile;
-pub(crate) use session::rfc3339;
+pub(crate) use session::{rfc3339, UserSession};
 pub(crate) use tokens::{current, Current};
 
 use provider::{Provider, ProviderHandle};

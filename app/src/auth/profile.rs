@@ -10,19 +10,20 @@ use openidconnect::AccessToken;
 
 use super::error::{Endpoint, Upstream};
 use super::session::{self, UserSession};
-use super::tokens::{self, Current};
 use super::{Auth, AuthError};
 
-/// Asks the provider's userinfo endpoint for the user's profile again, with
-/// a fresh access token, and stores it. `None` when nobody is signed in.
-pub(crate) async fn reload(auth: &Auth, session: &Session) -> Result<Option<()>, AuthError> {
-    let Current::SignedIn(user) = tokens::current(auth, session).await? else {
-        return Ok(None);
-    };
+/// Asks the provider's userinfo endpoint for the profile of `user`, the
+/// session's user as made current for this request (its access token
+/// fresh), and stores it. `None` when the session has ended meanwhile.
+pub(crate) async fn reload(
+    auth: &Auth,
+    session: &Session,
+    user: &UserSession,
+) -> Result<Option<()>, AuthError> {
     let Some(id) = session.id() else {
         return Ok(None);
     };
-    Ok(refetch(auth, &id, &user).await?.map(|_| ()))
+    Ok(refetch(auth, &id, user).await?.map(|_| ()))
 }
 
 /// The provider said the profile changed (an Authgear event): fetch it again

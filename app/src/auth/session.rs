@@ -16,7 +16,7 @@ use super::store::{Index, Store};
 use super::tokens::TokenSet;
 use super::AuthError;
 use crate::claims::UserClaims;
-use crate::model::{display_name, SessionDetails, TokenMeta, UserView};
+use crate::model::{display_name, Profile, SessionDetails, TokenMeta};
 
 /// The key of the user's record inside the session.
 const KEY: &str = "user";
@@ -42,17 +42,25 @@ pub(crate) struct UserSession {
     pub ends_at: OffsetDateTime,
     /// And here, unless activity moves it on.
     pub idle_until: OffsetDateTime,
-    /// What the page shows of it, made on first use: a session read once
-    /// and served to many requests (see `store::Recent`) is rendered once.
-    pub shown: ViewOnce,
+    /// What pages show of it, made on first use: a session read once and
+    /// served to many requests (see `store::Recent`) is made ready once.
+    pub shown: ShownOnce,
 }
 
-/// A [`UserView`] made on first use. A clone starts empty: a session is
-/// cloned to be changed, and must not show what it was before.
-#[derive(Default)]
-pub(crate) struct ViewOnce(OnceLock<UserView>);
+/// What pages show of a session: made from it alone, never from a request.
+pub(crate) struct Shown {
+    /// The name in "Welcome <name>" and in the user's menu.
+    pub display_name: String,
+    /// The home page's content, but for the token's clock, which moves on.
+    pub profile: Profile,
+}
 
-impl Clone for ViewOnce {
+/// [`Shown`], made on first use. A clone starts empty: a session is cloned
+/// to be changed, and must not show what it was before.
+#[derive(Default)]
+pub(crate) struct ShownOnce(OnceLock<Shown>);
+
+impl Clone for ShownOnce {
     fn clone(&self) -> Self {
         Self::default()
     }
@@ -100,7 +108,7 @@ impl TryFrom<Stored> for UserSession {
             profile_stale: stored.profile_stale,
             ends_at: stored.ends_at,
             idle_until: stored.idle_until,
-            shown: ViewOnce::default(),
+            shown: ShownOnce::default(),
         })
     }
 }
@@ -184,19 +192,25 @@ impl UserSession {
             .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
     }
 
-    /// What the page may show: claims and token metadata, no token. Made
-    /// once per session read; only the token's remaining time is counted
-    /// again on every call.
-    pub fn view(&self) -> UserView {
-        let mut view = self.shown.0.get_or_init(|| self.make_view()).clone();
-        view.access_token_expires_in = self.tokens.expires_in(OffsetDateTime::now_utc());
-        view
+    /// What pages show of the session: claims and token metadata, no
+    /// token. Made once per session read.
+    pub fn shown(&self) -> &Shown {
+        self.shown.0.get_or_init(|| self.make_shown())
     }
 
-    fn make_view(&self) -> UserView {
+    /// The home page's content: what [`Self::shown`] holds, with the access
+    /// token's remaining time counted now.
+    pub fn profile(&self, now: OffsetDateTime) -> Profile {
+        Profile {
+            access_token_expires_in: self.tokens.expires_in(now),
+            ..self.shown().profile.clone()
+        }
+    }
+
+    fn make_shown(&self) -> Shown {
         /// The session as the JSON view shows it.
         #[derive(Serialize)]
-        struct Shown<'a> {
+        struct Json<'a> {
             ends_at: &'a str,
             id_token_claims: &'a Value,
             userinfo: &'a Value,
@@ -204,25 +218,25 @@ impl UserSession {
         }
         let ends_at = rfc3339(self.deadline()).unwrap_or_default();
         let tokens = self.tokens.meta();
-        let json = serde_json::to_string_pretty(&Shown {
+        let json = serde_json::to_string_pretty(&Json {
             ends_at: &ends_at,
             id_token_claims: &self.claims,
             userinfo: &self.userinfo,
             tokens: &tokens,
         })
         .unwrap_or_default();
-        UserView {
+        Shown {
             display_name: display_name(&[&self.userinfo, &self.claims]),
-            claims: self.claims(),
-            signed_in_at: self.signed_in_at().and_then(rfc3339),
-            is_admin: false,
-            access_token_expires_in: None,
-            session: SessionDetails {
-                ends_at,
-                tokens,
-                json,
+            profile: Profile {
+                claims: self.claims(),
+                signed_in_at: self.signed_in_at().and_then(rfc3339),
+                access_token_expires_in: None,
+                session: SessionDetails {
+                    ends_at,
+                    tokens,
+                    json,
+                },
             },
-            rendered: Default::default(),
         }
     }
 }
@@ -444,24 +458,25 @@ mod tests {
             profile_stale: false,
             ends_at: issued + time::Duration::days(30),
             idle_until: issued + time::Duration::days(7),
-            shown: ViewOnce::default(),
+            shown: ShownOnce::default(),
         }
     }
 
     #[test]
-    fn the_session_view_never_contains_a_token() {
-        let view = user().view();
+    fn what_pages_show_never_contains_a_token() {
+        let user = user();
+        let view = user.profile(OffsetDateTime::now_utc());
         let shown = serde_json::to_string(&view).expect("json");
         for secret in [ACCESS, REFRESH, ID_TOKEN, "eyJ"] {
             assert!(!shown.contains(secret), "{secret} leaked into {shown}");
         }
-        assert_eq!(view.display_name, "ada@example.com");
+        assert_eq!(user.shown().display_name, "ada@example.com");
         assert!(view.session.tokens.has_refresh_token);
         assert_eq!(
             view.session.tokens.access_token_expires_at.as_deref(),
             Some("2027-01-15T08:00:00Z")
         );
-        assert_eq!(user().subject(), Some("user-42"));
+        assert_eq!(user.subject(), Some("user-42"));
         assert_eq!(
             view.session.ends_at, "2027-01-22T07:00:00Z",
             "the idle deadline, first"

@@ -157,18 +157,28 @@ impl TokenSet {
 }
 
 /// What a request finds in its session.
+#[derive(Clone)]
 pub(crate) enum Current {
     SignedIn(Arc<UserSession>),
     Guest,
-    /// The session existed but the provider ended it; it has been removed.
+    /// The request named a session that has ended (a limit reached, the
+    /// provider refused its tokens, logout elsewhere, an event): it is gone
+    /// now, and so is the cookie after this response.
     Ended,
 }
 
 /// The session's user with an access token that is good to use, refreshing
 /// it first if it is due. Makes no provider call otherwise.
 pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, AuthError> {
+    let named_a_session = session.id().is_some();
     let Some(user) = session::load_recent(auth.store(), session).await? else {
-        return Ok(Current::Guest);
+        // A cookie whose session is no longer stored: tower-sessions removes
+        // the cookie, so the notice is given once.
+        return Ok(if named_a_session {
+            Current::Ended
+        } else {
+            Current::Guest
+        });
     };
     let now = OffsetDateTime::now_utc();
     if now >= user.deadline() {
@@ -184,7 +194,7 @@ pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, A
             Some(extended) => extended,
             None => {
                 session::end(session).await?;
-                return Ok(Current::Guest);
+                return Ok(Current::Ended);
             }
         }
     } else {

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
+use super::SharedViewer;
 use crate::model::{ApiCall, ApiError};
 use crate::paths;
 
@@ -9,11 +10,11 @@ use crate::paths;
 /// when asked, and shows its answer, with a live countdown to the expiry of
 /// the access token the server holds (`expires_in` seconds as the page was
 /// made). Nothing is called on a page view: viewing a page costs the provider
-/// nothing. Without JavaScript the button opens the JSON.
-///
-/// An island: compiled to wasm and made interactive in the browser.
-#[island]
+/// nothing. Without JavaScript the button opens the JSON. A call that finds
+/// the session ended says so to the whole app.
+#[component]
 pub fn ApiPanel(expires_in: Option<u64>) -> impl IntoView {
+    let viewer = SharedViewer::get();
     let answer = RwSignal::new(None::<Result<ApiCall, ApiError>>);
     let pending = RwSignal::new(false);
     let expires_in = RwSignal::new(expires_in);
@@ -22,6 +23,9 @@ pub fn ApiPanel(expires_in: Option<u64>) -> impl IntoView {
         pending.set(true);
         leptos::task::spawn_local(async move {
             let result = call_api().await;
+            if let Err(error) = &result {
+                viewer.learn(Err(error));
+            }
             expires_in.set(
                 result
                     .as_ref()

@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use super::LocalTime;
 use crate::claims::UserClaims;
 
 /// The user's claims in words, next to the raw JSON of `SessionView`.
@@ -51,10 +52,7 @@ pub fn ProfileCard(claims: UserClaims, signed_in_at: Option<String>) -> impl Int
                 <dt>"Last sign-in"</dt>
                 <dd>
                     {match signed_in_at {
-                        Some(at) => {
-                            let shown = at.clone();
-                            view! { <time datetime=at>{shown}</time> }.into_any()
-                        }
+                        Some(at) => view! { <LocalTime at/> }.into_any(),
                         None => "—".into_any(),
                     }}
                     {methods}

@@ -1,34 +1,46 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 
+use crate::api::load_home;
 use crate::components::{
-    ApiPanel, LocalProviderBanner, ProfileActions, ProfileCard, SessionView, ViewerState,
+    page_data, ApiPanel, Loading, LocalProviderBanner, LocalTime, PageHeading, ProfileActions,
+    ProfileCard, SessionView, SharedViewer,
 };
-use crate::model::{UserView, Viewer};
+use crate::model::{Page, Profile};
 use crate::paths;
 
 /// `/`: "Welcome Guest" with Login and Sign up, or the signed-in user: their
 /// profile, an API called on their behalf and their session.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let state = ViewerState::get();
-    match state.viewer() {
-        Ok(viewer) => home(viewer).into_any(),
-        Err(error) => {
-            view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any()
-        }
-    }
-}
-
-/// Functions of the viewer rather than components: they borrow it, and
-/// copy only what they show.
-fn home(viewer: &Viewer) -> impl IntoView {
+    let data = page_data(load_home);
+    let viewer = SharedViewer::get();
     view! {
-        {viewer.local_provider.then(|| view! { <LocalProviderBanner/> })}
-        {viewer.notice.map(|notice| view! { <p class="notice" role="status">{notice.text()}</p> })}
-        {match &viewer.user {
-            None => view! { <Guest/> }.into_any(),
-            Some(user) => signed_in(user).into_any(),
-        }}
+        <Title text="Home"/>
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(Page { viewer: shown, content }) => {
+                        let banner = shown.local_provider.then(|| view! { <LocalProviderBanner/> });
+                        // Whoever is signed in now: a session found ended
+                        // anywhere in the app turns this page into the guest's.
+                        let body = move || match (viewer.viewer(), content.clone()) {
+                            (Ok(viewer), Some(profile)) if viewer.user.is_some() => {
+                                let name = viewer.user.map(|user| user.display_name);
+                                signed_in(name.unwrap_or_default(), profile).into_any()
+                            }
+                            _ => view! { <Guest/> }.into_any(),
+                        };
+                        view! { {banner} {body} }.into_any()
+                    }
+                    Err(error) => view! {
+                        <PageHeading>"Welcome"</PageHeading>
+                        <p class="notice error" role="alert">{error.to_string()}</p>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
     }
 }
 
@@ -36,51 +48,38 @@ fn home(viewer: &Viewer) -> impl IntoView {
 fn Guest() -> impl IntoView {
     view! {
         <section class="hero">
-            <h1>"Welcome Guest"</h1>
+            <PageHeading>"Welcome Guest"</PageHeading>
             <p class="lead">
                 "Sign in with Authgear to see your profile, your session, and an API "
                 "called on your behalf without a token ever reaching the browser."
             </p>
             <div class="actions">
-                <a class="button" href=paths::LOGIN>"Login"</a>
-                <a class="button secondary" href=paths::SIGNUP>"Sign up"</a>
+                // Both leave the app for the provider.
+                <a class="button" href=paths::LOGIN rel="external">"Login"</a>
+                <a class="button secondary" href=paths::SIGNUP rel="external">"Sign up"</a>
             </div>
         </section>
     }
 }
 
-/// The cards, the session view and the buttons are rendered once per
-/// session read (see `RenderOnce`), so the claims and the session are
-/// copied only then; the API panel again each second, as its clock moves on.
-fn signed_in(user: &UserView) -> impl IntoView {
-    let (ends_at, shown_end) = (user.session.ends_at.clone(), user.session.ends_at.clone());
-    let profile = user.rendered.profile.show(|| {
-        view! { <ProfileCard claims=user.claims.clone() signed_in_at=user.signed_in_at.clone()/> }
-    });
-    let expires_in = user.access_token_expires_in;
-    let api_panel = user
-        .rendered
-        .api_panel
-        .show_for(expires_in, || view! { <ApiPanel expires_in/> });
-    let session = user
-        .rendered
-        .session
-        .show(|| view! { <SessionView details=user.session.clone()/> });
-    let actions = user
-        .rendered
-        .profile_actions
-        .show(|| view! { <ProfileActions/> });
+fn signed_in(name: String, profile: Profile) -> impl IntoView {
+    let Profile {
+        claims,
+        signed_in_at,
+        access_token_expires_in,
+        session,
+    } = profile;
+    let ends_at = session.ends_at.clone();
     view! {
-        <h1>{format!("Welcome {}", user.display_name)}</h1>
+        <PageHeading>{format!("Welcome {name}")}</PageHeading>
         <p class="muted">
-            "Your session ends " <time datetime=ends_at>{shown_end}</time>
-            " unless you use the app before then."
+            "Your session ends " <LocalTime at=ends_at/> " unless you use the app before then."
         </p>
         <div class="cards">
-            {profile}
-            {api_panel}
+            <ProfileCard claims signed_in_at/>
+            <ApiPanel expires_in=access_token_expires_in/>
         </div>
-        {session}
-        {actions}
+        <SessionView details=session/>
+        <ProfileActions/>
     }
 }

@@ -1,6 +1,9 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
 
-use crate::components::{LogoutForm, ViewerState};
+use crate::api::current_viewer;
+use crate::components::{page_data, Loading, LogoutForm, PageHeading};
 use crate::model::Viewer;
 use crate::paths;
 
@@ -8,29 +11,35 @@ use crate::paths;
 /// page; the button on it sends the POST that signs out.
 #[component]
 pub fn LogoutPage() -> impl IntoView {
-    match ViewerState::get().viewer() {
-        Ok(Viewer {
-            user: Some(user), ..
-        }) => view! {
-            <h1>"Sign out"</h1>
-            <p>"You are signed in as " <strong>{user.display_name.clone()}</strong> "."</p>
-            <div class="actions">
-                <LogoutForm/>
-                <a class="button secondary" href=paths::HOME>"Stay signed in"</a>
-            </div>
-        }
-        .into_any(),
-        Err(error) => view! {
-            <h1>"Sign out"</h1>
-            <p class="notice error" role="alert">{error.to_string()}</p>
-        }
-        .into_any(),
-        Ok(_) => view! {
-            <h1>"You are signed out"</h1>
-            <div class="actions">
-                <a class="button" href=paths::HOME>"Home"</a>
-            </div>
-        }
-        .into_any(),
+    let data = page_data(current_viewer);
+    view! {
+        <Title text="Sign out"/>
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(Viewer { user: Some(user), .. }) => view! {
+                        <PageHeading>"Sign out"</PageHeading>
+                        <p>"You are signed in as " <strong>{user.display_name}</strong> "."</p>
+                        <div class="actions">
+                            <LogoutForm/>
+                            <A href=paths::HOME attr:class="button secondary">"Stay signed in"</A>
+                        </div>
+                    }
+                    .into_any(),
+                    Ok(_) => view! {
+                        <PageHeading>"You are signed out"</PageHeading>
+                        <div class="actions">
+                            <A href=paths::HOME attr:class="button">"Home"</A>
+                        </div>
+                    }
+                    .into_any(),
+                    Err(error) => view! {
+                        <PageHeading>"Sign out"</PageHeading>
+                        <p class="notice error" role="alert">{error.to_string()}</p>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
     }
 }

@@ -1,52 +1,61 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
 
-use crate::api::security_gate;
-use crate::model::SecurityCheck;
+use crate::api::load_security;
+use crate::components::{page_data, Loading, LocalTime, PageHeading};
+use crate::model::{ApiError, Page, SecurityCheck};
 use crate::paths;
 
-/// `/security`: a page that needs a recent sign-in (step-up). An older one
-/// is sent through the provider again; see `api::security_gate`.
+/// `/security`: a page that needs a recent sign-in (step-up), as the server
+/// decides on every visit (see `api::load_security`). An older one is sent
+/// through the provider again.
 #[component]
 pub fn SecurityPage() -> impl IntoView {
-    let check = Resource::new(|| (), |_| security_gate());
+    let data = page_data(load_security);
     view! {
-        <Suspense fallback=|| view! { <p class="muted" role="status">"Checking your sign-in…"</p> }>
+        <Title text="Security"/>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
-                match check.await {
-                    Ok(check) => view! { <Security check/> }.into_any(),
+                match data.await {
+                    Ok(Page { content, .. }) => security(content).into_any(),
+                    Err(ApiError::SignedOut | ApiError::SessionEnded) => view! {
+                        <PageHeading>"Security"</PageHeading>
+                        <p>"Please sign in to see your security settings."</p>
+                        <div class="actions">
+                            <a
+                                class="button"
+                                href=format!("{}?return_to={}", paths::LOGIN, paths::SECURITY)
+                                rel="external"
+                            >
+                                "Login"
+                            </a>
+                        </div>
+                    }
+                    .into_any(),
                     Err(error) => view! {
-                        <h1>"Security"</h1>
+                        <PageHeading>"Security"</PageHeading>
                         <p class="notice error" role="alert">{error.to_string()}</p>
-                    }.into_any(),
+                    }
+                    .into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
-#[component]
-fn Security(check: SecurityCheck) -> impl IntoView {
+fn security(check: SecurityCheck) -> impl IntoView {
     match check {
-        SecurityCheck::SignedOut => view! {
-            <h1>"Security"</h1>
-            <p>"Please sign in to see your security settings."</p>
-            <div class="actions">
-                <a class="button" href=format!("{}?return_to={}", paths::LOGIN, paths::SECURITY)>"Login"</a>
-            </div>
-        }
-        .into_any(),
         SecurityCheck::Confirmed {
             signed_in_at,
             recent_until,
             methods,
-        } => {
-            let (at, until) = (signed_in_at.clone(), recent_until.clone());
-            view! {
-            <h1>"Security"</h1>
+        } => view! {
+            <PageHeading>"Security"</PageHeading>
             <p class="notice" role="status">
-                "You confirmed it's you at " <time datetime=signed_in_at>{at}</time>
+                "You confirmed it's you at " <LocalTime at=signed_in_at/>
                 {(!methods.is_empty()).then(|| format!(" ({})", methods.join(", ")))}
-                ". This page stays open until " <time datetime=recent_until>{until}</time>
+                ". This page stays open until " <LocalTime at=recent_until/>
                 "; after that you will be asked to sign in again."
             </p>
             <section class="card" aria-labelledby="sensitive-heading">
@@ -56,32 +65,58 @@ fn Security(check: SecurityCheck) -> impl IntoView {
                     "deleting data, showing recovery codes."
                 </p>
             </section>
+        }
+        .into_any(),
+        SecurityCheck::Reauthenticate { to } => {
+            leave_for(&to);
+            view! {
+                <PageHeading>"Confirm it's you"</PageHeading>
+                <p>"This page needs a recent sign-in. You are being sent to sign in again."</p>
+                <div class="actions">
+                    <a class="button" href=to rel="external">"Continue"</a>
+                </div>
             }
             .into_any()
         }
-        SecurityCheck::Reauthenticating { to } => view! {
-            <h1>"Confirm it's you"</h1>
-            <p>"This page needs a recent sign-in. You are being sent to sign in again."</p>
-            <div class="actions">
-                <a class="button" href=to>"Continue"</a>
-            </div>
-        }
-        .into_any(),
         SecurityCheck::CannotReauthenticate => view! {
-            <h1>"Security"</h1>
+            <PageHeading>"Security"</PageHeading>
             <p class="notice error" role="alert">
                 "This page needs you to sign in again, and your account has no password "
                 "or other sign-in method to do that with (an anonymous account, for one)."
             </p>
             <p>"Add an email, a phone number or a password in your account settings, then come back."</p>
             <div class="actions">
-                <a class="button" href=paths::ACCOUNT_SETTINGS target="_blank" rel="noopener">
+                <a
+                    class="button"
+                    href=paths::ACCOUNT_SETTINGS
+                    target="_blank"
+                    rel="noopener external"
+                >
                     "Account settings"
                     <span class="visually-hidden">" (opens in a new tab)"</span>
                 </a>
-                <a class="button secondary" href=paths::HOME>"Home"</a>
+                <A href=paths::HOME attr:class="button secondary">"Home"</A>
             </div>
         }
         .into_any(),
     }
+}
+
+/// Sends the browser to `to`, a route of the server outside the app: a
+/// redirect while the server renders the page, a full navigation in the
+/// browser (the app's router would look for `to` among its own pages).
+fn leave_for(to: &str) {
+    #[cfg(feature = "ssr")]
+    leptos_axum::redirect(to);
+    #[cfg(feature = "hydrate")]
+    {
+        let to = to.to_owned();
+        Effect::new(move |_| {
+            if let Err(error) = window().location().assign(&to) {
+                leptos::logging::error!("could not leave for {to}: {error:?}");
+            }
+        });
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    let _ = to;
 }

@@ -322,16 +322,28 @@ impl Browser {
             .expect("server fn")
     }
 
+    /// Who is looking, as the app's pages learn it (`/api/viewer`).
     pub async fn viewer(&self) -> serde_json::Value {
         let response = self.server_fn("viewer").await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.expect("viewer JSON")
     }
 
+    /// The home page's content for the signed-in user (`/api/home`): their
+    /// claims, the session, the token's clock. `null` for a guest.
+    pub async fn profile(&self) -> serde_json::Value {
+        let response = self.server_fn("home").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let page: serde_json::Value = response.json().await.expect("home JSON");
+        page["content"].clone()
+    }
+
     /// The user's name as the home page shows it: in the user's menu, in the
     /// profile card, and in the session view's userinfo.
     pub async fn names_on_the_page(&self) -> [String; 3] {
         let page = self.get("/").await.text().await.expect("page");
+        // Without the markers hydration finds its way by.
+        let page = page.replace("<!>", "");
         // What follows `start`, up to `end`, from `from` on.
         let after = |from: &str, start: &str, end: &str| {
             let rest = &page[page.find(from)?..];
