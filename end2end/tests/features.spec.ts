@@ -104,8 +104,9 @@ test("Reload profile fetches the profile from the provider and shows it", async 
   await settings.getByRole("button", { name: "Save" }).click();
   await expect(settings.getByLabel("Name")).toHaveValue("Lin Reloaded");
   await settings.close();
-  // The island calls the server function (200 with JSON; a plain form post
-  // would be sent back with a 302), then loads the page again.
+  // The app calls the server function (200 with JSON; a plain form post
+  // would be sent back with a 302), then loads the page's data again: the
+  // header and the page show the new name without a page load.
   const reload = page.waitForResponse((response) => response.url() === `${APP_URL}/api/reload_profile`);
   await page.getByRole("button", { name: "Reload profile" }).click();
   expect((await reload).status()).toBe(200);

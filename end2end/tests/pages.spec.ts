@@ -1,6 +1,6 @@
 // Every page a user can meet, signed in and out, light and dark: no
 // accessibility violation (axe-core), no horizontal scrolling on a 360 px
-// phone, no layout shift when its islands hydrate. The README's screenshots are
+// phone, no layout shift when the app hydrates. The README's screenshots are
 // taken here, so they show the app as it is.
 import AxeBuilder from "@axe-core/playwright";
 import { type Page } from "@playwright/test";
@@ -108,7 +108,7 @@ test.describe("on a 360 px phone", () => {
 
 // The API answers only when asked: a shift then follows the user's input,
 // which does not count as layout shift.
-test("the page does not move when its islands hydrate", async ({ page }) => {
+test("the page does not move when the app hydrates", async ({ page }) => {
   await login(page, "ada");
   await page.reload();
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");

@@ -13,45 +13,43 @@ use crate::paths;
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let data = page_data(load_admin);
+    let page = move || match data.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Ok(Page { content, .. })) => granted(content).into_any(),
+        Some(Err(ApiError::SignedOut | ApiError::SessionEnded)) => view! {
+            <PageHeading>"Admin"</PageHeading>
+            <p>"Please sign in to see this page."</p>
+            <div class="actions">
+                <a
+                    class="button"
+                    href=format!("{}?return_to={}", paths::LOGIN, paths::ADMIN)
+                    rel="external"
+                >
+                    "Login"
+                </a>
+            </div>
+        }
+        .into_any(),
+        Some(Err(ApiError::Forbidden { role })) => view! {
+            <PageHeading>"You do not have access to this page"</PageHeading>
+            <p class="notice error" role="alert">
+                "This page is for users with the " <code>{role}</code> " role. "
+                "An administrator can give it to you in the Authgear portal."
+            </p>
+            <div class="actions">
+                <A href=paths::HOME attr:class="button">"Home"</A>
+            </div>
+        }
+        .into_any(),
+        Some(Err(error)) => view! {
+            <PageHeading>"Admin"</PageHeading>
+            <p class="notice error" role="alert">{error.to_string()}</p>
+        }
+        .into_any(),
+    };
     view! {
         <Title text="Admin"/>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(Page { content, .. }) => granted(content).into_any(),
-                    Err(ApiError::SignedOut | ApiError::SessionEnded) => view! {
-                        <PageHeading>"Admin"</PageHeading>
-                        <p>"Please sign in to see this page."</p>
-                        <div class="actions">
-                            <a
-                                class="button"
-                                href=format!("{}?return_to={}", paths::LOGIN, paths::ADMIN)
-                                rel="external"
-                            >
-                                "Login"
-                            </a>
-                        </div>
-                    }
-                    .into_any(),
-                    Err(ApiError::Forbidden { role }) => view! {
-                        <PageHeading>"You do not have access to this page"</PageHeading>
-                        <p class="notice error" role="alert">
-                            "This page is for users with the " <code>{role}</code> " role. "
-                            "An administrator can give it to you in the Authgear portal."
-                        </p>
-                        <div class="actions">
-                            <A href=paths::HOME attr:class="button">"Home"</A>
-                        </div>
-                    }
-                    .into_any(),
-                    Err(error) => view! {
-                        <PageHeading>"Admin"</PageHeading>
-                        <p class="notice error" role="alert">{error.to_string()}</p>
-                    }
-                    .into_any(),
-                }
-            })}
-        </Transition>
+        {page}
     }
 }
 

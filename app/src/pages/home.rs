@@ -15,32 +15,39 @@ use crate::paths;
 pub fn HomePage() -> impl IntoView {
     let data = page_data(load_home);
     let viewer = SharedViewer::get();
+    let page = move || {
+        let Some(answer) = data.get() else {
+            return view! { <Loading/> }.into_any();
+        };
+        match answer {
+            Ok(Page {
+                viewer: shown,
+                content,
+            }) => {
+                let banner = shown
+                    .local_provider
+                    .then(|| view! { <LocalProviderBanner/> });
+                // Whoever is signed in now: a session found ended anywhere
+                // in the app turns this page into the guest's.
+                let body = move || match (viewer.viewer(), content.clone()) {
+                    (Ok(viewer), Some(profile)) if viewer.user.is_some() => {
+                        let name = viewer.user.map(|user| user.display_name);
+                        signed_in(name.unwrap_or_default(), profile).into_any()
+                    }
+                    _ => view! { <Guest/> }.into_any(),
+                };
+                view! { {banner} {body} }.into_any()
+            }
+            Err(error) => view! {
+                <PageHeading>"Welcome"</PageHeading>
+                <p class="notice error" role="alert">{error.to_string()}</p>
+            }
+            .into_any(),
+        }
+    };
     view! {
         <Title text="Home"/>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(Page { viewer: shown, content }) => {
-                        let banner = shown.local_provider.then(|| view! { <LocalProviderBanner/> });
-                        // Whoever is signed in now: a session found ended
-                        // anywhere in the app turns this page into the guest's.
-                        let body = move || match (viewer.viewer(), content.clone()) {
-                            (Ok(viewer), Some(profile)) if viewer.user.is_some() => {
-                                let name = viewer.user.map(|user| user.display_name);
-                                signed_in(name.unwrap_or_default(), profile).into_any()
-                            }
-                            _ => view! { <Guest/> }.into_any(),
-                        };
-                        view! { {banner} {body} }.into_any()
-                    }
-                    Err(error) => view! {
-                        <PageHeading>"Welcome"</PageHeading>
-                        <p class="notice error" role="alert">{error.to_string()}</p>
-                    }
-                    .into_any(),
-                }
-            })}
-        </Transition>
+        {page}
     }
 }
 

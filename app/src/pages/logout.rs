@@ -12,34 +12,34 @@ use crate::paths;
 #[component]
 pub fn LogoutPage() -> impl IntoView {
     let data = page_data(current_viewer);
+    let page = move || match data.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Ok(Viewer {
+            user: Some(user), ..
+        })) => view! {
+            <PageHeading>"Sign out"</PageHeading>
+            <p>"You are signed in as " <strong>{user.display_name}</strong> "."</p>
+            <div class="actions">
+                <LogoutForm/>
+                <A href=paths::HOME attr:class="button secondary">"Stay signed in"</A>
+            </div>
+        }
+        .into_any(),
+        Some(Ok(_)) => view! {
+            <PageHeading>"You are signed out"</PageHeading>
+            <div class="actions">
+                <A href=paths::HOME attr:class="button">"Home"</A>
+            </div>
+        }
+        .into_any(),
+        Some(Err(error)) => view! {
+            <PageHeading>"Sign out"</PageHeading>
+            <p class="notice error" role="alert">{error.to_string()}</p>
+        }
+        .into_any(),
+    };
     view! {
         <Title text="Sign out"/>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(Viewer { user: Some(user), .. }) => view! {
-                        <PageHeading>"Sign out"</PageHeading>
-                        <p>"You are signed in as " <strong>{user.display_name}</strong> "."</p>
-                        <div class="actions">
-                            <LogoutForm/>
-                            <A href=paths::HOME attr:class="button secondary">"Stay signed in"</A>
-                        </div>
-                    }
-                    .into_any(),
-                    Ok(_) => view! {
-                        <PageHeading>"You are signed out"</PageHeading>
-                        <div class="actions">
-                            <A href=paths::HOME attr:class="button">"Home"</A>
-                        </div>
-                    }
-                    .into_any(),
-                    Err(error) => view! {
-                        <PageHeading>"Sign out"</PageHeading>
-                        <p class="notice error" role="alert">{error.to_string()}</p>
-                    }
-                    .into_any(),
-                }
-            })}
-        </Transition>
+        {page}
     }
 }

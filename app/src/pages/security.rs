@@ -13,34 +13,32 @@ use crate::paths;
 #[component]
 pub fn SecurityPage() -> impl IntoView {
     let data = page_data(load_security);
+    let page = move || match data.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Ok(Page { content, .. })) => security(content).into_any(),
+        Some(Err(ApiError::SignedOut | ApiError::SessionEnded)) => view! {
+            <PageHeading>"Security"</PageHeading>
+            <p>"Please sign in to see your security settings."</p>
+            <div class="actions">
+                <a
+                    class="button"
+                    href=format!("{}?return_to={}", paths::LOGIN, paths::SECURITY)
+                    rel="external"
+                >
+                    "Login"
+                </a>
+            </div>
+        }
+        .into_any(),
+        Some(Err(error)) => view! {
+            <PageHeading>"Security"</PageHeading>
+            <p class="notice error" role="alert">{error.to_string()}</p>
+        }
+        .into_any(),
+    };
     view! {
         <Title text="Security"/>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(Page { content, .. }) => security(content).into_any(),
-                    Err(ApiError::SignedOut | ApiError::SessionEnded) => view! {
-                        <PageHeading>"Security"</PageHeading>
-                        <p>"Please sign in to see your security settings."</p>
-                        <div class="actions">
-                            <a
-                                class="button"
-                                href=format!("{}?return_to={}", paths::LOGIN, paths::SECURITY)
-                                rel="external"
-                            >
-                                "Login"
-                            </a>
-                        </div>
-                    }
-                    .into_any(),
-                    Err(error) => view! {
-                        <PageHeading>"Security"</PageHeading>
-                        <p class="notice error" role="alert">{error.to_string()}</p>
-                    }
-                    .into_any(),
-                }
-            })}
-        </Transition>
+        {page}
     }
 }
 
