@@ -11,7 +11,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::{AdminAccess, ApiError, Page, Profile, SecurityCheck, Viewer};
+use crate::model::{AdminAccess, ApiError, Home, Page, SecurityCheck, Viewer};
 
 /// Who is looking, as JSON: what the not-found and sign-out pages show.
 #[server(endpoint = "viewer")]
@@ -22,13 +22,13 @@ pub async fn current_viewer() -> Result<Viewer, ApiError> {
 /// The home page: "Welcome Guest", or the signed-in user's profile and
 /// session. Calls the provider only when the access token is due.
 #[server(endpoint = "home")]
-pub async fn load_home() -> Result<Page<Option<Profile>>, ApiError> {
+pub async fn load_home() -> Result<Page<Option<Home>>, ApiError> {
     let visit = Visit::of_request().await?;
     Ok(Page {
         viewer: visit.viewer()?,
         content: visit
             .signed_in()
-            .map(|user| user.profile(time::OffsetDateTime::now_utc())),
+            .map(|user| user.home(time::OffsetDateTime::now_utc())),
     })
 }
 
@@ -206,7 +206,7 @@ impl Visit {
     }
 
     /// The signed-in user, if any.
-    fn signed_in(&self) -> Option<&std::sync::Arc<crate::auth::UserSession>> {
+    pub(crate) fn signed_in(&self) -> Option<&std::sync::Arc<crate::auth::UserSession>> {
         match &self.current {
             Ok(crate::auth::Current::SignedIn(user)) => Some(user),
             _ => None,

@@ -38,16 +38,22 @@ pub struct Page<T> {
     pub content: T,
 }
 
-/// The home page's content for a signed-in user: their profile, the
-/// session and the access token's clock.
+/// The home page's content for a signed-in user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Home {
+    pub profile: Profile,
+    /// Seconds until the access token the server holds expires, as of this
+    /// answer: the API panel's clock starts from it without calling the API.
+    pub access_token_expires_in: Option<u64>,
+}
+
+/// The user's profile and session, as one session read shows them: the
+/// same for every page made from that read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
     pub claims: UserClaims,
     /// RFC 3339 time of the user's last sign-in at the provider (`auth_time`).
     pub signed_in_at: Option<String>,
-    /// Seconds until the access token the server holds expires, as of this
-    /// answer: the API panel's clock starts from it without calling the API.
-    pub access_token_expires_in: Option<u64>,
     pub session: SessionDetails,
 }
 

@@ -111,8 +111,13 @@ test("sign in, see the session, stay signed in across reloads and restarts, sign
   await page.getByRole("button", { name: "Show details" }).click();
   await expect(json).toBeVisible();
 
+  // A reload is made from the same session read: the profile card and the
+  // session view are copies of the first rendering, hydrated all the same.
   await page.reload();
   await expect(page.getByRole("heading", { name: "Welcome Ada Lovelace" })).toBeVisible();
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await page.getByRole("button", { name: "Hide details" }).click();
+  await expect(json).toBeHidden();
 
   await restartApp();
   await page.reload();

@@ -1,7 +1,7 @@
 //! The signed-in user as the server keeps them: one [`UserSession`] in the
 //! session store, under the opaque id that the browser's cookie carries.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use openidconnect::core::CoreIdToken;
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use super::store::{Index, Store};
 use super::tokens::TokenSet;
 use super::AuthError;
 use crate::claims::UserClaims;
-use crate::model::{display_name, Profile, SessionDetails, TokenMeta};
+use crate::model::{display_name, Home, Profile, SessionDetails, TokenMeta};
 
 /// The key of the user's record inside the session.
 const KEY: &str = "user";
@@ -51,8 +51,35 @@ pub(crate) struct UserSession {
 pub(crate) struct Shown {
     /// The name in "Welcome <name>" and in the user's menu.
     pub display_name: String,
-    /// The home page's content, but for the token's clock, which moves on.
     pub profile: Profile,
+    /// Parts of pages made from `profile` alone, as HTML, each rendered the
+    /// first time a page needs it (see `components::ProfilePart`).
+    parts: Mutex<Vec<(usize, Arc<str>)>>,
+}
+
+impl Shown {
+    /// The HTML of the part known as `key`, rendered by `render` from
+    /// [`Self::profile`] if no page made from this read has needed it yet.
+    pub fn part(&self, key: usize, render: impl FnOnce(&Profile) -> String) -> Arc<str> {
+        let kept = |parts: &[(usize, Arc<str>)]| {
+            parts
+                .iter()
+                .find(|(kept, _)| *kept == key)
+                .map(|(_, html)| Arc::clone(html))
+        };
+        // A lock is only poisoned by a panic while it is held, which
+        // nothing here can cause; if it were, the part is rendered again.
+        if let Some(html) = self.parts.lock().ok().and_then(|parts| kept(&parts)) {
+            return html;
+        }
+        let html: Arc<str> = render(&self.profile).into();
+        if let Ok(mut parts) = self.parts.lock() {
+            if kept(&parts).is_none() {
+                parts.push((key, Arc::clone(&html)));
+            }
+        }
+        html
+    }
 }
 
 /// [`Shown`], made on first use. A clone starts empty: a session is cloned
@@ -198,12 +225,12 @@ impl UserSession {
         self.shown.0.get_or_init(|| self.make_shown())
     }
 
-    /// The home page's content: what [`Self::shown`] holds, with the access
-    /// token's remaining time counted now.
-    pub fn profile(&self, now: OffsetDateTime) -> Profile {
-        Profile {
+    /// The home page's content: the profile [`Self::shown`] holds, and the
+    /// access token's remaining time counted now.
+    pub fn home(&self, now: OffsetDateTime) -> Home {
+        Home {
+            profile: self.shown().profile.clone(),
             access_token_expires_in: self.tokens.expires_in(now),
-            ..self.shown().profile.clone()
         }
     }
 
@@ -230,13 +257,13 @@ impl UserSession {
             profile: Profile {
                 claims: self.claims(),
                 signed_in_at: self.signed_in_at().and_then(rfc3339),
-                access_token_expires_in: None,
                 session: SessionDetails {
                     ends_at,
                     tokens,
                     json,
                 },
             },
+            parts: Mutex::default(),
         }
     }
 }
@@ -465,22 +492,41 @@ mod tests {
     #[test]
     fn what_pages_show_never_contains_a_token() {
         let user = user();
-        let view = user.profile(OffsetDateTime::now_utc());
+        let view = user.home(OffsetDateTime::now_utc());
         let shown = serde_json::to_string(&view).expect("json");
         for secret in [ACCESS, REFRESH, ID_TOKEN, "eyJ"] {
             assert!(!shown.contains(secret), "{secret} leaked into {shown}");
         }
         assert_eq!(user.shown().display_name, "ada@example.com");
-        assert!(view.session.tokens.has_refresh_token);
+        let session = &view.profile.session;
+        assert!(session.tokens.has_refresh_token);
         assert_eq!(
-            view.session.tokens.access_token_expires_at.as_deref(),
+            session.tokens.access_token_expires_at.as_deref(),
             Some("2027-01-15T08:00:00Z")
         );
         assert_eq!(user.subject(), Some("user-42"));
         assert_eq!(
-            view.session.ends_at, "2027-01-22T07:00:00Z",
+            session.ends_at, "2027-01-22T07:00:00Z",
             "the idle deadline, first"
         );
+    }
+
+    #[test]
+    fn a_part_is_rendered_once_per_session_read() {
+        let user = user();
+        let renders = std::cell::Cell::new(0);
+        let render = |profile: &Profile| {
+            renders.set(renders.get() + 1);
+            format!("<p>{}</p>", profile.claims.subject)
+        };
+        assert_eq!(&*user.shown().part(1, render), "<p>user-42</p>");
+        assert_eq!(&*user.shown().part(1, render), "<p>user-42</p>");
+        assert_eq!(renders.get(), 1, "shown twice, rendered once");
+        user.shown().part(2, render);
+        assert_eq!(renders.get(), 2, "another part");
+        // A session is cloned to be changed: the copy shows nothing old.
+        user.clone().shown().part(1, render);
+        assert_eq!(renders.get(), 3);
     }
 
     #[test]

@@ -329,13 +329,13 @@ impl Browser {
         response.json().await.expect("viewer JSON")
     }
 
-    /// The home page's content for the signed-in user (`/api/home`): their
-    /// claims, the session, the token's clock. `null` for a guest.
+    /// The signed-in user's profile as the home page shows it
+    /// (`/api/home`): their claims and the session. `null` for a guest.
     pub async fn profile(&self) -> serde_json::Value {
         let response = self.server_fn("home").await;
         assert_eq!(response.status(), StatusCode::OK);
         let page: serde_json::Value = response.json().await.expect("home JSON");
-        page["content"].clone()
+        page["content"]["profile"].clone()
     }
 
     /// The user's name as the home page shows it: in the user's menu, in the
