@@ -32,14 +32,14 @@ pub struct Account {
 
 /// What one page shows: who is looking, and the page's own content. Every
 /// page's server function answers one.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Page<T> {
     pub viewer: Viewer,
     pub content: T,
 }
 
 /// The home page's content for a signed-in user.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Home {
     pub profile: Profile,
     /// Seconds until the access token the server holds expires, as of this
@@ -49,7 +49,7 @@ pub struct Home {
 
 /// The user's profile and session, as one session read shows them: the
 /// same for every page made from that read.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Profile {
     pub claims: UserClaims,
     /// RFC 3339 time of the user's last sign-in at the provider (`auth_time`).
@@ -92,15 +92,16 @@ pub struct ApiCall {
 }
 
 /// The session as the page shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SessionDetails {
     /// RFC 3339 time at which the session ends (idle timeout or lifetime,
     /// whichever comes first) unless activity extends it.
     pub ends_at: String,
     pub tokens: TokenMeta,
     /// The session as indented JSON, for people to read: the end, the ID
-    /// token's claims, userinfo's and the token facts. Made on the server.
-    pub json: String,
+    /// token's claims, userinfo's and the token facts. Made on the server,
+    /// and carried as JSON (not as a string of it, escaped once more).
+    pub json: Box<RawValue>,
 }
 
 /// Facts about the tokens the server holds, never the tokens themselves.

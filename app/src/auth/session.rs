@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use openidconnect::core::CoreIdToken;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use time::OffsetDateTime;
 use tower_sessions::session::{Error as SessionError, Id};
@@ -52,16 +53,23 @@ pub(crate) struct Shown {
     /// The name in "Welcome <name>" and in the user's menu.
     pub display_name: String,
     pub profile: Profile,
-    /// Parts of pages made from `profile` alone, as HTML, each rendered the
-    /// first time a page needs it (see `components::ProfilePart`).
-    parts: Mutex<Vec<(usize, Arc<str>)>>,
+    /// Parts of pages made from this read alone, as HTML, each rendered the
+    /// first time a page needs it (see `components::once_per_read`).
+    parts: Mutex<Vec<(PartKey, Arc<str>)>>,
 }
 
+/// A part of a page: the function that renders it, and which copy of it.
+pub(crate) type PartKey = (usize, u8);
+
 impl Shown {
-    /// The HTML of the part known as `key`, rendered by `render` from
-    /// [`Self::profile`] if no page made from this read has needed it yet.
-    pub fn part(&self, key: usize, render: impl FnOnce(&Profile) -> String) -> Arc<str> {
-        let kept = |parts: &[(usize, Arc<str>)]| {
+    /// The HTML of the part known as `key`, rendered by `render` if no page
+    /// made from this read has needed it yet; `None` if it cannot be.
+    pub fn part(
+        &self,
+        key: PartKey,
+        render: impl FnOnce() -> Option<String>,
+    ) -> Option<Arc<str>> {
+        let kept = |parts: &[(PartKey, Arc<str>)]| {
             parts
                 .iter()
                 .find(|(kept, _)| *kept == key)
@@ -70,15 +78,15 @@ impl Shown {
         // A lock is only poisoned by a panic while it is held, which
         // nothing here can cause; if it were, the part is rendered again.
         if let Some(html) = self.parts.lock().ok().and_then(|parts| kept(&parts)) {
-            return html;
+            return Some(html);
         }
-        let html: Arc<str> = render(&self.profile).into();
+        let html: Arc<str> = render()?.into();
         if let Ok(mut parts) = self.parts.lock() {
             if kept(&parts).is_none() {
                 parts.push((key, Arc::clone(&html)));
             }
         }
-        html
+        Some(html)
     }
 }
 
@@ -251,7 +259,9 @@ impl UserSession {
             userinfo: &self.userinfo,
             tokens: &tokens,
         })
-        .unwrap_or_default();
+        .ok()
+        .and_then(|json| RawValue::from_string(json).ok())
+        .unwrap_or_else(|| RawValue::NULL.to_owned());
         Shown {
             display_name: display_name(&[&self.userinfo, &self.claims]),
             profile: Profile {
@@ -515,18 +525,22 @@ mod tests {
     fn a_part_is_rendered_once_per_session_read() {
         let user = user();
         let renders = std::cell::Cell::new(0);
-        let render = |profile: &Profile| {
+        let render = |subject: &str| {
             renders.set(renders.get() + 1);
-            format!("<p>{}</p>", profile.claims.subject)
+            Some(format!("<p>{subject}</p>"))
         };
-        assert_eq!(&*user.shown().part(1, render), "<p>user-42</p>");
-        assert_eq!(&*user.shown().part(1, render), "<p>user-42</p>");
+        let subject = || user.shown().profile.claims.subject.clone();
+        let part = |key| user.shown().part(key, || render(&subject()));
+        assert_eq!(part((1, 0)).as_deref(), Some("<p>user-42</p>"));
+        assert_eq!(part((1, 0)).as_deref(), Some("<p>user-42</p>"));
         assert_eq!(renders.get(), 1, "shown twice, rendered once");
-        user.shown().part(2, render);
-        assert_eq!(renders.get(), 2, "another part");
+        part((1, 1));
+        part((2, 0));
+        assert_eq!(renders.get(), 3, "another variant, another part");
         // A session is cloned to be changed: the copy shows nothing old.
-        user.clone().shown().part(1, render);
-        assert_eq!(renders.get(), 3);
+        user.clone().shown().part((1, 0), || render("changed"));
+        assert_eq!(renders.get(), 4);
+        assert_eq!(user.shown().part((3, 0), || None), None, "nothing to keep");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub fn SessionView(details: SessionDetails) -> impl IntoView {
             </header>
             <div id="session-json" hidden=move || !shown.get()>
                 // Focusable, so keyboard users can scroll it.
-                <pre tabindex="0">{details.json}</pre>
+                <pre tabindex="0">{details.json.get().to_owned()}</pre>
             </div>
         </section>
     }

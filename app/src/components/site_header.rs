@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 
-use super::{AccountSettingsLink, BrandMark, LogoutForm, SharedViewer};
+use super::{AccountSettingsLink, BrandMark, LogoutForm, SharedViewer, ViewerPart};
 use crate::model::{Account, Viewer};
 use crate::paths;
 
@@ -11,12 +11,18 @@ use crate::paths;
 #[component]
 pub fn SiteHeader() -> impl IntoView {
     let viewer = SharedViewer::get();
+    let path = use_location().pathname;
     let account = move || match viewer.viewer() {
-        Ok(Viewer {
-            user: Some(account),
-            account_settings,
-            ..
-        }) => view! { <UserMenu account account_settings/> }.into_any(),
+        Ok(viewer) if viewer.user.is_some() => {
+            // Which of the menu's links leads to the page on show: `<A>`
+            // marks it (`aria-current`), so the menu's copies differ by it.
+            let path = path.get_untracked();
+            let current = MENU_LINKS
+                .iter()
+                .position(|link| leads_to(link, &path))
+                .map_or(0, |at| at + 1) as u8;
+            view! { <ViewerPart viewer current part=user_menu/> }.into_any()
+        }
         Ok(_) => view! { <GuestActions/> }.into_any(),
         // The page says what went wrong; the header claims nothing.
         Err(_) => ().into_any(),
@@ -48,6 +54,24 @@ fn GuestActions() -> impl IntoView {
             }
         })
     }
+}
+
+/// The pages the user's menu links to, in the app.
+const MENU_LINKS: [&str; 2] = [paths::SECURITY, paths::ADMIN];
+
+/// Whether `<A href=link>` marks itself current at `path`: when `link`'s
+/// segments begin `path`'s (`leptos_router::components::A`, not `exact`).
+fn leads_to(link: &str, path: &str) -> bool {
+    std::iter::zip(path.split('/'), link.split('/')).all(|(path, link)| path == link)
+        && path.split('/').count() >= link.split('/').count()
+}
+
+/// The same for every page made from one session read, but for the link
+/// to the page on show (see `ViewerPart`).
+fn user_menu(viewer: &Viewer) -> impl IntoView {
+    viewer.user.clone().map(|account| {
+        view! { <UserMenu account account_settings=viewer.account_settings/> }
+    })
 }
 
 /// A disclosure menu: a plain `<details>`, so it opens with a keyboard,
@@ -90,5 +114,19 @@ fn UserMenu(account: Account, account_settings: bool) -> impl IntoView {
                 </ul>
             </details>
         </nav>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_menu_link_is_current_where_the_router_marks_it() {
+        assert!(leads_to("/admin", "/admin"));
+        assert!(leads_to("/admin", "/admin/more"));
+        assert!(!leads_to("/admin", "/adminfoo"));
+        assert!(!leads_to("/admin", "/"));
+        assert!(!leads_to("/security", "/admin"));
     }
 }

@@ -136,7 +136,10 @@ mod tests {
                     scopes: vec!["openid".into()],
                     has_refresh_token: true,
                 },
-                json: "{\n  \"name\": \"Ada <Lovelace>\"\n}".into(),
+                json: serde_json::value::RawValue::from_string(
+                    "{\n  \"name\": \"Ada <Lovelace>\"\n}".into(),
+                )
+                .expect("JSON"),
             },
         }
     }
