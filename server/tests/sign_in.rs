@@ -77,7 +77,10 @@ async fn login_shows_the_user_and_keeps_tokens_on_the_server() {
     assert_no_tokens(&provider, &viewer.to_string(), "the viewer response");
     let profile = browser.profile().await;
     assert_eq!(profile["claims"]["subject"], "user-42");
-    assert_eq!(profile["session"]["json"]["id_token_claims"]["sub"], "user-42");
+    assert_eq!(
+        profile["session"]["json"]["id_token_claims"]["sub"],
+        "user-42"
+    );
     assert_eq!(profile["session"]["tokens"]["has_refresh_token"], true);
     assert_no_tokens(&provider, &profile.to_string(), "the home page's data");
 

@@ -64,11 +64,7 @@ pub(crate) type PartKey = (usize, u8);
 impl Shown {
     /// The HTML of the part known as `key`, rendered by `render` if no page
     /// made from this read has needed it yet; `None` if it cannot be.
-    pub fn part(
-        &self,
-        key: PartKey,
-        render: impl FnOnce() -> Option<String>,
-    ) -> Option<Arc<str>> {
+    pub fn part(&self, key: PartKey, render: impl FnOnce() -> Option<String>) -> Option<Arc<str>> {
         let kept = |parts: &[(PartKey, Arc<str>)]| {
             parts
                 .iter()
