@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let viewer = SharedViewer::provide();
     ProfileReloads::provide();
+    FocusedPath::provide();
     let notice = move || {
         viewer
             .viewer()
@@ -71,7 +72,6 @@ pub fn App() -> impl IntoView {
             <SkipLink/>
             <SiteHeader/>
             <main id="main" tabindex="-1">
-                {FocusedPath::provide()}
                 {notice}
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment(paths::segment(paths::HOME)) view=HomePage/>

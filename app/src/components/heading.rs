@@ -16,9 +16,13 @@ pub fn PageHeading(children: Children) -> impl IntoView {
             return;
         };
         let path = path.get_untracked();
-        if focused.0.with_value(|last| *last != path) {
-            focused.0.set_value(path);
-            focus_once_shown(heading, 10);
+        let last = focused.0.with_value(Clone::clone);
+        if last.as_ref() != Some(&path) {
+            focused.0.set_value(Some(path));
+            // The page the visit began on keeps the focus where it is.
+            if last.is_some() {
+                focus_once_shown(heading, 10);
+            }
         }
     });
     view! { <h1 tabindex="-1" node_ref=heading>{children()}</h1> }
@@ -35,14 +39,13 @@ fn focus_once_shown(heading: leptos::web_sys::HtmlHeadingElement, frames: u8) {
 }
 
 /// The path whose page's heading last took the focus, or on which the visit
-/// began.
+/// began; `None` until the first page is shown.
 #[derive(Clone, Copy)]
-pub struct FocusedPath(StoredValue<String>);
+pub struct FocusedPath(StoredValue<Option<String>>);
 
 impl FocusedPath {
-    /// Called once, by `App`, inside the router.
+    /// Called once, by `App`.
     pub fn provide() {
-        let first = use_location().pathname.get_untracked();
-        provide_context(Self(StoredValue::new(first)));
+        provide_context(Self(StoredValue::new(None)));
     }
 }
