@@ -28,7 +28,7 @@ pub async fn load_home() -> Result<Page<Option<Home>>, ApiError> {
         viewer: visit.viewer()?,
         content: visit
             .signed_in()
-            .map(|user| user.home(time::OffsetDateTime::now_utc())),
+            .map(|user| user.home(visit.auth.settings().clock.now())),
     })
 }
 

@@ -14,6 +14,17 @@ pub const IS_VERIFIED: &str = "https://authgear.com/claims/user/is_verified";
 pub const CAN_REAUTHENTICATE: &str = "https://authgear.com/claims/user/can_reauthenticate";
 pub const ROLES: &str = "https://authgear.com/claims/user/roles";
 
+/// The claims that decide what a user may do. A session takes them from
+/// every refreshed ID token, so a change at the provider (a role removed,
+/// an email verified) reaches the app at the next refresh.
+pub const AUTHORIZATION: [&str; 5] = [
+    ROLES,
+    IS_VERIFIED,
+    CAN_REAUTHENTICATE,
+    IS_ANONYMOUS,
+    "email_verified",
+];
+
 /// Longest text kept from one claim, in characters.
 const MAX_TEXT: usize = 256;
 /// Most entries kept from one list or object claim.

@@ -12,6 +12,8 @@ use url::Url;
 
 /// Fewer bytes than this cannot be a safe key.
 const MIN_SECRET_KEY_LEN: usize = 32;
+/// A shorter webhook secret could be guessed from one signed request.
+const MIN_WEBHOOK_SECRET_LEN: usize = 32;
 
 pub struct Config {
     pub auth: AuthSettings,
@@ -132,7 +134,19 @@ impl Config {
             Key::derive_from(secret_key.as_bytes()),
         );
         auth.scopes = scopes;
-        auth.webhook_secret = get("AUTHGEAR_WEBHOOK_SECRET").map(WebhookSecret::new);
+        if let Some(secret) = get("AUTHGEAR_WEBHOOK_SECRET") {
+            if secret.chars().count() < MIN_WEBHOOK_SECRET_LEN {
+                return Err(ConfigError::Invalid {
+                    var: "AUTHGEAR_WEBHOOK_SECRET",
+                    reason: format!(
+                        "it has {} characters; use at least {MIN_WEBHOOK_SECRET_LEN}: \
+                         copy the secret the Authgear portal shows for the webhook",
+                        secret.chars().count()
+                    ),
+                });
+            }
+            auth.webhook_secret = Some(WebhookSecret::new(secret));
+        }
         auth.backchannel_logout = match get("BACKCHANNEL_LOGOUT").as_deref() {
             None | Some("on") => true,
             Some("off") => false,
@@ -144,28 +158,26 @@ impl Config {
                 })
             }
         };
+        // A year at most: Authgear's refresh tokens live no longer.
         if let Some(value) = get("SESSION_IDLE_TIMEOUT") {
-            auth.idle_timeout = parse_duration("SESSION_IDLE_TIMEOUT", &value)?;
+            auth.idle_timeout = parse_duration("SESSION_IDLE_TIMEOUT", &value, MINUTE..=YEAR)?;
         }
         if let Some(value) = get("SESSION_MAX_LIFETIME") {
-            auth.max_lifetime = parse_duration("SESSION_MAX_LIFETIME", &value)?;
+            auth.max_lifetime = parse_duration("SESSION_MAX_LIFETIME", &value, MINUTE..=YEAR)?;
         }
         auth.liveness_interval = match get("LIVENESS_CHECK_INTERVAL").as_deref() {
             None => auth.liveness_interval,
             Some("off") => None,
-            Some(value) => Some(parse_duration("LIVENESS_CHECK_INTERVAL", value)?),
+            Some(value) => Some(parse_duration(
+                "LIVENESS_CHECK_INTERVAL",
+                value,
+                1..=30 * DAY,
+            )?),
         };
         if let Some(value) = get("STEP_UP_MAX_AGE") {
-            let age = parse_duration("STEP_UP_MAX_AGE", &value)?;
             // Shorter than a sign-in takes, every step-up would come back
             // too old; longer than a session, it would mean nothing.
-            if !(60..=30 * 86_400).contains(&age.as_secs()) {
-                return Err(ConfigError::Invalid {
-                    var: "STEP_UP_MAX_AGE",
-                    reason: format!("{value} is out of range; use from 1m to 30d"),
-                });
-            }
-            auth.step_up_max_age = age;
+            auth.step_up_max_age = parse_duration("STEP_UP_MAX_AGE", &value, MINUTE..=30 * DAY)?;
         }
         if let Some(value) = get("SESSION_CACHE_TTL") {
             auth.session_cache_ttl = parse_cache_ttl(&value)?;
@@ -318,9 +330,17 @@ fn parse_cache_ttl(value: &str) -> Result<std::time::Duration, ConfigError> {
         })
 }
 
+const MINUTE: u64 = 60;
+const DAY: u64 = 86_400;
+const YEAR: u64 = 365 * DAY;
+
 /// A duration as people write it: a whole number and a unit, `90s`, `30m`,
-/// `12h`, `7d`, `2w`.
-fn parse_duration(var: &'static str, value: &str) -> Result<std::time::Duration, ConfigError> {
+/// `12h`, `7d`, `2w`; within `seconds`.
+fn parse_duration(
+    var: &'static str,
+    value: &str,
+    seconds: std::ops::RangeInclusive<u64>,
+) -> Result<std::time::Duration, ConfigError> {
     let invalid = || ConfigError::Invalid {
         var,
         reason: format!(
@@ -332,7 +352,7 @@ fn parse_duration(var: &'static str, value: &str) -> Result<std::time::Duration,
         .ok_or_else(invalid)?;
     let (number, unit) = value.split_at(unit_at);
     let number: u64 = number.parse().map_err(|_| invalid())?;
-    let seconds = match unit {
+    let unit_seconds = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
@@ -340,11 +360,29 @@ fn parse_duration(var: &'static str, value: &str) -> Result<std::time::Duration,
         "w" => 604_800,
         _ => return Err(invalid()),
     };
-    number
-        .checked_mul(seconds)
-        .filter(|&total| total > 0)
-        .map(std::time::Duration::from_secs)
-        .ok_or_else(invalid)
+    let total = number.saturating_mul(unit_seconds);
+    if !seconds.contains(&total) {
+        return Err(ConfigError::Invalid {
+            var,
+            reason: format!(
+                "{value} is out of range; use from {} to {}",
+                human(*seconds.start()),
+                human(*seconds.end())
+            ),
+        });
+    }
+    Ok(std::time::Duration::from_secs(total))
+}
+
+/// Seconds in the largest unit that divides them: `1m`, `30d`.
+fn human(seconds: u64) -> String {
+    [(604_800, "w"), (DAY, "d"), (3600, "h"), (MINUTE, "m")]
+        .iter()
+        .find(|(unit, _)| seconds.is_multiple_of(*unit))
+        .map_or_else(
+            || format!("{seconds}s"),
+            |(unit, name)| format!("{}{name}", seconds / unit),
+        )
 }
 
 fn parse_scopes(value: &str) -> Result<Vec<Scope>, ConfigError> {
@@ -563,7 +601,10 @@ mod tests {
     #[test]
     fn operating_settings() {
         let config = config(&[
-            ("AUTHGEAR_WEBHOOK_SECRET", "whsec"),
+            (
+                "AUTHGEAR_WEBHOOK_SECRET",
+                "whsec-0123456789abcdef0123456789abcdef",
+            ),
             ("BACKCHANNEL_LOGOUT", "off"),
             ("LIVENESS_CHECK_INTERVAL", "90s"),
             ("LOG_FORMAT", "json"),
@@ -680,7 +721,7 @@ mod tests {
             ("2w", 1_209_600),
         ] {
             assert_eq!(
-                parse_duration("X", value),
+                parse_duration("X", value, 1..=u64::MAX),
                 Ok(std::time::Duration::from_secs(seconds)),
                 "{value}"
             );
@@ -690,15 +731,18 @@ mod tests {
             "m",
             "30",
             "30 m",
-            "0m",
             "-1m",
             "1.5h",
             "30y",
             "99999999999999999999d",
         ] {
-            let message = parse_duration("X", value).expect_err(value).to_string();
+            let message = parse_duration("X", value, 1..=u64::MAX)
+                .expect_err(value)
+                .to_string();
             assert!(message.contains("is not a duration"), "{value}: {message}");
         }
+        let message = parse_duration("X", "0m", 1..=u64::MAX).expect_err("zero");
+        assert!(message.to_string().contains("out of range"), "{message}");
     }
 
     #[test]
@@ -712,6 +756,21 @@ mod tests {
             ("STEP_UP_MAX_AGE", "5 minutes", "is not a duration"),
             ("STEP_UP_MAX_AGE", "30s", "use from 1m to 30d"),
             ("STEP_UP_MAX_AGE", "1000000w", "use from 1m to 30d"),
+            // Far beyond any date a clock can hold: refused here, not a
+            // panic at every sign-in.
+            (
+                "SESSION_IDLE_TIMEOUT",
+                "18446744073709551615s",
+                "use from 1m to 365d",
+            ),
+            (
+                "SESSION_MAX_LIFETIME",
+                "9999999999999999w",
+                "use from 1m to 365d",
+            ),
+            ("SESSION_MAX_LIFETIME", "0d", "use from 1m to 365d"),
+            ("LIVENESS_CHECK_INTERVAL", "31d", "use from 1s to 30d"),
+            ("AUTHGEAR_WEBHOOK_SECRET", "whsec", "at least 32"),
             ("ADMIN_ROLE", "site admin", "one role key"),
             ("AUTHGEAR_ACCOUNT_SETTINGS", "yes", "use on"),
             ("SESSION_CACHE_TTL", "2s", "up to 1000"),

@@ -15,6 +15,7 @@ use axum::routing::{on, MethodFilter};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
@@ -81,6 +82,9 @@ pub fn router(state: AppState) -> Router {
             // browser or proxy keeps a copy.
             HeaderValue::from_static("no-store"),
         )));
+    // The last line of defence: a bug that panics answers a plain page,
+    // with no detail of it, and the server goes on.
+    router = router.layer(CatchPanicLayer::custom(panic_page));
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
@@ -95,6 +99,27 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
+
+/// What a request that panicked answers: a 500 that says nothing of why.
+/// The panic itself is in the log, under the request's id.
+fn panic_page(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request panicked; answered with the neutral error page");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        PANIC_PAGE,
+    )
+        .into_response()
+}
+
+const PANIC_PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>Something went wrong</title></head><body><main><h1>Something went wrong</h1>\
+<p>The app could not answer this request. Please try again.</p>\
+<p><a href=\"/\">Back to the home page</a></p></main></body></html>";
 
 /// Renders a page: the first of a visit, or any page without JavaScript.
 /// Who is looking is settled first ([`Visit`]), so the header and the page
@@ -192,4 +217,43 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         method = %request.method(),
         path = request.uri().path(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panic_answers_a_neutral_page() {
+        let app = Router::new()
+            .route(
+                "/",
+                axum::routing::get(|| async {
+                    let secret = "PANIC-DETAIL";
+                    if !secret.is_empty() {
+                        panic!("{secret}");
+                    }
+                    "unreachable"
+                }),
+            )
+            .layer(CatchPanicLayer::custom(panic_page));
+        let response = app
+            .oneshot(
+                Request::builder()
+                    .uri("/")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("an answer");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let page = String::from_utf8_lossy(&body);
+        assert!(page.contains("Something went wrong"), "{page}");
+        assert!(!page.contains("PANIC-DETAIL"), "{page}");
+    }
 }

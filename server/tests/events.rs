@@ -93,6 +93,90 @@ async fn unsigned_or_forged_webhooks_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_replayed_event_changes_nothing() {
+    let provider = TestProvider::start().await;
+    let app = app_with_webhooks(&provider).await;
+    let before = app.browser();
+    before.login().await;
+    // Dated an hour ahead, so that only its id can tell a replay from news.
+    let mut body = event("user.signed_out", SUBJECT);
+    body["context"]["timestamp"] = json!(time::OffsetDateTime::now_utc().unix_timestamp() + 3600);
+    assert_eq!(signed_webhook(&app, &body).await, StatusCode::OK);
+    assert!(!signed_in(&before).await, "the event applies once");
+
+    let after = app.browser();
+    after.login().await;
+    assert_eq!(
+        signed_webhook(&app, &body).await,
+        StatusCode::OK,
+        "acknowledged"
+    );
+    assert!(signed_in(&after).await, "the replay ended nothing");
+
+    // An event without an id or a time cannot be told from its replay.
+    for missing in ["/id", "/context/timestamp"] {
+        let mut body = event("user.disabled", SUBJECT);
+        let (parent, name) = missing.rsplit_once('/').unwrap();
+        body.pointer_mut(if parent.is_empty() { "" } else { parent })
+            .and_then(Value::as_object_mut)
+            .unwrap()
+            .remove(name);
+        assert_eq!(
+            signed_webhook(&app, &body).await,
+            StatusCode::BAD_REQUEST,
+            "{missing}"
+        );
+        assert!(signed_in(&after).await, "{missing}");
+    }
+}
+
+#[tokio::test]
+async fn a_late_sign_out_leaves_a_newer_sign_in_alone() {
+    let provider = TestProvider::start().await;
+    let app = app_with_webhooks(&provider).await;
+    let browser = app.browser();
+    browser.login().await;
+    for kind in ["user.signed_out", "user.disabled"] {
+        let mut late = event(kind, SUBJECT);
+        late["context"]["timestamp"] =
+            json!(time::OffsetDateTime::now_utc().unix_timestamp() - 3600);
+        assert_eq!(signed_webhook(&app, &late).await, StatusCode::OK, "{kind}");
+        assert!(
+            signed_in(&browser).await,
+            "{kind}: signed in after it happened"
+        );
+    }
+    // The same event, on time, ends it.
+    assert_eq!(
+        signed_webhook(&app, &event("user.signed_out", SUBJECT)).await,
+        StatusCode::OK
+    );
+    assert!(!signed_in(&browser).await);
+}
+
+#[tokio::test]
+async fn an_event_that_names_a_session_ends_that_one() {
+    let provider = TestProvider::start().await;
+    let app = app_with_webhooks(&provider).await;
+    let (phone, laptop) = (app.browser(), app.browser());
+    laptop.login().await;
+    // Authgear's newer events list the sessions, older ones name one.
+    for field in ["sessions", "session"] {
+        phone.login().await;
+        let named = support::authgear_session(&provider.latest_sid());
+        let mut body = event("user.signed_out", SUBJECT);
+        body["payload"][field] = if field == "sessions" {
+            json!([named])
+        } else {
+            named
+        };
+        assert_eq!(signed_webhook(&app, &body).await, StatusCode::OK, "{field}");
+        assert!(!signed_in(&phone).await, "{field}: the session it names");
+        assert!(signed_in(&laptop).await, "{field}: the other one stays");
+    }
+}
+
+#[tokio::test]
 async fn without_a_secret_the_webhook_endpoint_is_off() {
     let (_provider, app, browser) = setup().await;
     browser.login().await;
@@ -233,6 +317,7 @@ async fn hostile_logout_tokens_are_refused_and_end_nothing() {
             Box::new(move |c| c["iat"] = json!(now + 3600)),
         ),
         ("expired", Box::new(move |c| c["exp"] = json!(now - 600))),
+        ("no exp", remove("exp")),
         ("no jti", remove("jti")),
         ("no events", remove("events")),
         (
@@ -291,6 +376,59 @@ async fn hostile_logout_tokens_are_refused_and_end_nothing() {
     assert_eq!(backchannel(&app, "").await, StatusCode::BAD_REQUEST);
     assert!(signed_in(&browser).await);
     assert!(!logs.text().contains(CLIENT_SECRET));
+}
+
+#[tokio::test]
+async fn a_logout_token_of_another_type_or_key_is_refused() {
+    type Change = fn(&mut support::provider::Behaviour);
+    // Key 2 signs the logout tokens; ID tokens are signed with key 1.
+    let cases: [(&str, Change, StatusCode); 6] = [
+        ("its own typ", |b| b.jwt_type = "logout+jwt", StatusCode::OK),
+        ("the generic typ", |_| {}, StatusCode::OK),
+        (
+            "an access token's typ",
+            |b| b.jwt_type = "at+jwt",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "a key published for encryption",
+            |b| b.published_as[1] = ("enc", "RS256"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "a key published for another alg",
+            |b| b.published_as[1] = ("sig", "RS512"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "a key published for HMAC",
+            |b| b.published_as[1] = ("sig", "HS256"),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (case, change, status) in cases {
+        let provider = TestProvider::start().await;
+        // The keys as the app fetches them at start; ID tokens typed as usual.
+        provider.behave(|b| {
+            b.published_keys = vec![0, 1];
+            change(b);
+            b.jwt_type = "JWT";
+        });
+        let app = TestApp::start(&provider).await;
+        let browser = app.browser();
+        browser.login().await;
+        provider.behave(|b| {
+            b.signing_key = 1;
+            change(b);
+        });
+        let token = provider.logout_token(&provider.latest_sid(), |_| {});
+        assert_eq!(backchannel(&app, &token).await, status, "{case}");
+        assert_eq!(
+            signed_in(&browser).await,
+            status != StatusCode::OK,
+            "{case}: ended only when accepted"
+        );
+    }
 }
 
 #[tokio::test]

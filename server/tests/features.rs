@@ -290,6 +290,52 @@ async fn the_admin_page_needs_the_role() {
     }
 }
 
+#[tokio::test]
+async fn a_role_removed_at_the_provider_closes_admin_at_the_next_refresh() {
+    let provider = TestProvider::start().await;
+    let app = TestApp::start(&provider).await;
+    let admin = |claims: &mut Value| claims[ROLES] = json!(["admin"]);
+    // Authgear sends the roles in the ID token and in userinfo alike; every
+    // access token here is due at once, so every page view refreshes.
+    id_claims(&provider, admin);
+    provider.behave(|b| {
+        b.userinfo[ROLES] = json!(["admin"]);
+        b.access_token_ttl = 0;
+        b.refresh_id_token = true;
+        b.refresh_id_claims = Some(Arc::new(admin));
+    });
+    let browser = app.browser();
+    browser.login().await;
+    assert_eq!(page(&browser, "/admin").await.status(), StatusCode::OK);
+
+    // The role is taken away in the portal: the next ID token lacks it,
+    // while userinfo, not fetched again, still holds the old list.
+    let refreshes = provider.refresh_grants();
+    provider.behave(|b| {
+        b.refresh_id_claims = Some(Arc::new(|claims: &mut Value| {
+            claims.as_object_mut().unwrap().remove(ROLES);
+        }));
+    });
+    let closed = page(&browser, "/admin").await;
+    assert!(provider.refresh_grants() > refreshes, "a refresh happened");
+    assert_eq!(closed.status(), StatusCode::FORBIDDEN);
+    assert!(closed
+        .text()
+        .await
+        .unwrap()
+        .contains("You do not have access"));
+    let profile = browser.profile().await;
+    assert_eq!(profile["claims"]["roles"], json!([]), "{profile}");
+    assert!(
+        profile["claims"]["session_id"].is_string(),
+        "the sign-in's sid stays: {profile}"
+    );
+
+    // Given back, it opens the page again at the next refresh.
+    provider.behave(|b| b.refresh_id_claims = Some(Arc::new(admin)));
+    assert_eq!(page(&browser, "/admin").await.status(), StatusCode::OK);
+}
+
 /// A server function as the app's router calls it after a navigation:
 /// status, content type and the JSON body.
 async fn page_data(browser: &Browser, function: &str) -> (StatusCode, String, Value) {

@@ -234,7 +234,7 @@ async fn https_deployments_get_hsts_and_host_prefixed_secure_cookies() {
     assert!(
         set_cookies
             .iter()
-            .any(|c| c.starts_with("__Host-session=") && c.contains("Secure")),
+            .any(|c| c.starts_with("__Host-Http-session=") && c.contains("Secure")),
         "{set_cookies:?}"
     );
 

@@ -350,3 +350,27 @@ async fn a_provider_down_during_logout_still_signs_out() {
     );
     assert!(browser.viewer().await["user"].is_null());
 }
+
+#[tokio::test]
+async fn an_access_token_said_to_live_for_ever_signs_in_without_a_panic() {
+    for ttl in [
+        1_000_000_000_000,
+        u64::from(u32::MAX),
+        i64::MAX.unsigned_abs(),
+    ] {
+        let (status, _page, _provider, _app, browser) =
+            login_with(|b| b.access_token_ttl = ttl).await;
+        assert_eq!(status, StatusCode::OK, "expires_in {ttl}");
+        let page = browser.get("/").await;
+        assert_eq!(page.status(), StatusCode::OK, "expires_in {ttl}");
+        assert!(page.text().await.unwrap().contains("Welcome"));
+        let profile = browser.profile().await;
+        let expires = profile["session"]["tokens"]["access_token_expires_at"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let year: i32 = expires[..4].parse().unwrap();
+        let this_year = time::OffsetDateTime::now_utc().year();
+        assert!(year <= this_year + 1, "read as a year at most: {expires}");
+    }
+}

@@ -462,3 +462,68 @@ async fn a_session_ends_at_its_idle_timeout_or_lifetime_and_says_so() {
     let page = browser.get("/").await.text().await.unwrap();
     assert!(page.contains("Your session ends"), "{page}");
 }
+
+/// The `Max-Age` of the session cookie a response sets, if it sets one.
+fn session_cookie_max_age(response: &reqwest::Response) -> Option<i64> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|cookie| cookie.starts_with("session="))
+        .map(|cookie| {
+            let max_age = cookie
+                .split("; ")
+                .find_map(|attribute| attribute.strip_prefix("Max-Age="))
+                .unwrap_or_else(|| panic!("a session cookie without Max-Age: {cookie}"));
+            max_age.parse().unwrap()
+        })
+}
+
+#[tokio::test]
+async fn an_active_user_stays_signed_in_for_the_whole_lifetime_and_no_longer() {
+    const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+    let provider = TestProvider::start().await;
+    let clock = app::auth::Clock::adjustable();
+    let app = TestApp::start_tuned_for(&provider, |settings| settings.clock = clock.clone()).await;
+    let browser = app.browser();
+    let callback = browser.start_login("/login").await;
+    let signed_in = browser.get(&callback).await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    // Thirty days of lifetime and the day the record is kept to say it ended.
+    let max_age = session_cookie_max_age(&signed_in).expect("a session cookie");
+    assert!(
+        (31 * 86_400 - 60..=31 * 86_400).contains(&max_age),
+        "the cookie lives as long as the session: Max-Age={max_age}"
+    );
+
+    for day in 1..30 {
+        clock.advance(DAY);
+        let viewer = browser.server_fn("viewer").await;
+        assert_eq!(
+            session_cookie_max_age(&viewer),
+            None,
+            "day {day}: the cookie is set once"
+        );
+        let viewer: serde_json::Value = viewer.json().await.unwrap();
+        assert!(viewer["user"].is_object(), "day {day}: {viewer}");
+        assert!(
+            i64::from(day) * 86_400 < max_age,
+            "day {day}: the browser still sends the cookie"
+        );
+    }
+    clock.advance(DAY);
+    let viewer = browser.viewer().await;
+    assert!(viewer["user"].is_null(), "day 30: {viewer}");
+    assert_eq!(viewer["notice"], "SessionEnded", "day 30");
+
+    // Seven days without a visit end a session too.
+    let idle = app.browser();
+    idle.login().await;
+    clock.advance(DAY * 6);
+    assert!(idle.viewer().await["user"].is_object(), "six idle days");
+    clock.advance(DAY * 7);
+    let viewer = idle.viewer().await;
+    assert!(viewer["user"].is_null(), "seven idle days: {viewer}");
+    assert_eq!(viewer["notice"], "SessionEnded", "seven idle days");
+}

@@ -10,20 +10,21 @@
 //!   redirect, which a `Strict` cookie would not), `Path=/`, ten minutes.
 //!
 //! On https both carry `Secure` and the `__Host-` prefix, which pins a cookie
-//! to this exact origin: a sibling subdomain cannot plant one (cookie tossing).
+//! to this exact origin: a sibling subdomain cannot plant one (cookie
+//! tossing). The session cookie is `__Host-Http-session`: browsers that know
+//! the `__Host-Http-` prefix also refuse one set from script, and the others
+//! still apply every `__Host-` rule to it.
+//!
+//! The session cookie lives as long as the session can (see
+//! `session::begin`); the idle timeout is the server's to enforce.
 
 use axum::http::HeaderMap;
 use axum_extra::extract::cookie::{Cookie, PrivateCookieJar, SameSite};
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::SessionManagerLayer;
 
 use super::flow::{LoginTransaction, LOGIN_LIFETIME};
 use super::store::Store;
 use super::{AuthError, AuthSettings};
-
-/// A session expires this long after it was last saved. It is saved at
-/// sign-in and at every token refresh, so it rolls for active users without
-/// a store write on every page view.
-const SESSION_IDLE_TIMEOUT: time::Duration = time::Duration::days(7);
 
 /// Logins one browser may have in progress; starting another drops the oldest.
 pub(crate) const MAX_PENDING_LOGINS: usize = 5;
@@ -32,12 +33,15 @@ pub(crate) const MAX_PENDING_LOGINS: usize = 5;
 pub(crate) fn session_layer(store: Store, settings: &AuthSettings) -> SessionManagerLayer<Store> {
     let secure = settings.secure_cookies();
     SessionManagerLayer::new(store)
-        .with_name(if secure { "__Host-session" } else { "session" })
+        .with_name(if secure {
+            "__Host-Http-session"
+        } else {
+            "session"
+        })
         .with_secure(secure)
         .with_http_only(true)
         .with_same_site(SameSite::Strict)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(SESSION_IDLE_TIMEOUT))
 }
 
 /// The login-transaction cookies a request carries.

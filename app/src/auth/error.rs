@@ -142,6 +142,8 @@ pub enum IdTokenProblem {
     Signature,
     #[error("it is malformed")]
     Malformed,
+    #[error("its header declares another type of token")]
+    Type,
 }
 
 impl AuthError {

@@ -21,6 +21,11 @@ use super::{session, Auth};
 /// The `events` member that marks a logout token (Back-Channel Logout 1.0 §2.4).
 const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
+/// The `typ` a logout token may declare: its own (§2.4), or the generic one
+/// that many providers still send. Any other type is a token made for
+/// something else.
+const LOGOUT_TOKEN_TYPES: &[&str] = &["logout+jwt", "jwt"];
+
 /// A logout token issued longer ago than this is refused, and its `jti` is
 /// remembered this long: a replay of it is refused either way.
 const LOGOUT_TOKEN_MAX_AGE: time::Duration = time::Duration::minutes(5);
@@ -28,13 +33,58 @@ const LOGOUT_TOKEN_MAX_AGE: time::Duration = time::Duration::minutes(5);
 /// A clock this far ahead of ours is still believed.
 const CLOCK_SKEW: time::Duration = time::Duration::minutes(1);
 
+/// An Authgear event's id is remembered this long, so a replay of it, or
+/// Authgear's retry of one already applied, changes nothing. A replay after
+/// that still ends only sessions signed in before the event.
+const EVENT_REMEMBERED: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
 /// An event from Authgear, as much of it as the app reads.
 #[derive(Deserialize)]
 struct AuthgearEvent {
+    #[serde(default)]
+    id: Option<String>,
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
     payload: Value,
+    #[serde(default)]
+    context: EventContext,
+}
+
+#[derive(Default, Deserialize)]
+struct EventContext {
+    /// When the event happened (Unix seconds).
+    #[serde(default)]
+    timestamp: Option<i64>,
+}
+
+impl AuthgearEvent {
+    /// The provider sessions (`sid`s) the event names: `payload.sessions`
+    /// (or the older `payload.session`). `None` when it names none: the
+    /// event is about every session of the user.
+    fn sids(&self) -> Option<Vec<String>> {
+        let named: Vec<&Value> = match (
+            self.payload.get("sessions").and_then(Value::as_array),
+            self.payload.get("session"),
+        ) {
+            (Some(sessions), _) => sessions.iter().collect(),
+            (None, Some(session)) if session.is_object() => vec![session],
+            _ => return None,
+        };
+        // Authgear's `sid` claim is `base64url("<type>:<id>")` of its session.
+        let sids = named
+            .iter()
+            .filter_map(|session| {
+                let id = session.get("id").and_then(Value::as_str)?;
+                let kind = session.get("type").and_then(Value::as_str)?;
+                Some(base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    format!("{kind}:{id}"),
+                ))
+            })
+            .collect();
+        Some(sids)
+    }
 }
 
 /// What an Authgear event means for the sessions of its user.
@@ -99,22 +149,53 @@ pub(crate) async fn authgear_webhook(
         tracing::debug!(event = %event.kind, "webhook event not used");
         return answer(StatusCode::OK);
     };
-    let outcome = match effect {
-        Effect::EndSessions => auth
-            .store()
-            .end_subject(&subject)
-            .await
-            .map_err(session::store_error),
-        _ => session::mark_profile_stale(auth.store(), &subject).await,
+    let (Some(id), Some(at)) = (
+        event
+            .id
+            .as_deref()
+            .filter(|id| (1..=128).contains(&id.len())),
+        event
+            .context
+            .timestamp
+            .and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok()),
+    ) else {
+        tracing::info!(
+            kind = "webhook_body",
+            status = 400,
+            "webhook refused: no id or timestamp"
+        );
+        return answer(StatusCode::BAD_REQUEST);
+    };
+    // Exactly once, on every instance: the first delivery claims the id.
+    let claim = format!("authgear-event:{id}");
+    match auth.store().claim(&claim, EVENT_REMEMBERED).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(event = %event.kind, "an Authgear event seen before; nothing to do");
+            return answer(StatusCode::OK);
+        }
+        Err(error) => {
+            session::store_error(error).log("authgear_event");
+            return answer(StatusCode::SERVICE_UNAVAILABLE);
+        }
     }
-    .map(|sessions| {
-        tracing::info!(event = %event.kind, sessions, "an Authgear event applied");
-    });
+    let outcome = match effect {
+        Effect::EndSessions => {
+            session::end_signed_in_before(auth.store(), &subject, event.sids().as_deref(), at).await
+        }
+        _ => session::mark_profile_stale(auth.store(), &subject).await,
+    };
     match outcome {
-        Ok(()) => answer(StatusCode::OK),
-        // Authgear retries what failed.
+        Ok(sessions) => {
+            tracing::info!(event = %event.kind, sessions, "an Authgear event applied");
+            answer(StatusCode::OK)
+        }
+        // Authgear retries what failed: the id is given back for the retry.
         Err(error) => {
             error.log("authgear_event");
+            if let Err(error) = auth.store().release(&claim).await {
+                tracing::warn!(%error, "an Authgear event's id could not be given back; its retry will be ignored");
+            }
             answer(StatusCode::SERVICE_UNAVAILABLE)
         }
     }
@@ -159,7 +240,7 @@ enum LogoutTokenProblem {
     Audience,
     #[error("no iat, or one too old or in the future")]
     IssuedAt,
-    #[error("it has expired")]
+    #[error("no exp, or it has expired")]
     Expired,
     #[error("no jti")]
     NoId,
@@ -171,6 +252,8 @@ enum LogoutTokenProblem {
     NoSubject,
     #[error("it carries a nonce")]
     Nonce,
+    #[error("the session store is not answering")]
+    Unavailable,
 }
 
 /// `POST /backchannel-logout`: OpenID Connect Back-Channel Logout 1.0.
@@ -185,15 +268,33 @@ pub(crate) async fn backchannel_logout(State(auth): State<Auth>, body: Bytes) ->
     let token = url::form_urlencoded::parse(&body)
         .find(|(key, _)| key == "logout_token")
         .map(|(_, value)| value.into_owned());
-    let ended = match logout_target(&auth, token.as_deref()).await {
-        Ok(Target::Sid(sid)) => auth.store().end_sid(&sid).await,
-        Ok(Target::Subject(subject)) => auth.store().end_subject(&subject).await,
+    let (target, jti) = match logout_target(&auth, token.as_deref()).await {
+        Ok(checked) => checked,
+        // Not the token's fault: the provider tries again.
+        Err(LogoutTokenProblem::Unavailable) => {
+            tracing::warn!(
+                "a back-channel logout could not be checked: the session store is not answering"
+            );
+            return answer(StatusCode::SERVICE_UNAVAILABLE);
+        }
         Err(problem) => {
             tracing::info!(kind = "logout_token", status = 400, reason = %problem, "back-channel logout refused");
             return answer(StatusCode::BAD_REQUEST);
         }
     };
-    match ended {
+    // Ended first, then the token recorded as used: if the store fails in
+    // between, the provider's retry (after a 503) ends the sessions again,
+    // which changes nothing, instead of being refused as a replay.
+    let ended = match target {
+        Target::Sid(sid) => auth.store().end_sid(&sid).await,
+        Target::Subject(subject) => auth.store().end_subject(&subject).await,
+    };
+    let ttl = (LOGOUT_TOKEN_MAX_AGE + CLOCK_SKEW).unsigned_abs();
+    let recorded = match ended {
+        Ok(ended) => auth.store().claim(&jti_key(&jti), ttl).await.map(|_| ended),
+        Err(error) => Err(error),
+    };
+    match recorded {
         Ok(ended) => {
             tracing::info!(ended, "sessions ended by back-channel logout");
             answer(StatusCode::OK)
@@ -210,12 +311,22 @@ enum Target {
     Subject(String),
 }
 
-/// Validates a logout token fully (§2.6), then spends its `jti`.
-async fn logout_target(auth: &Auth, token: Option<&str>) -> Result<Target, LogoutTokenProblem> {
+/// Where a logout token's `jti` is recorded as used.
+fn jti_key(jti: &str) -> String {
+    format!("logout-token:{jti}")
+}
+
+/// Validates a logout token fully (§2.6), its `jti` unused so far included;
+/// returns what it ends and its `jti`, for the caller to record once the
+/// sessions have ended.
+async fn logout_target(
+    auth: &Auth,
+    token: Option<&str>,
+) -> Result<(Target, String), LogoutTokenProblem> {
     let token = token.ok_or(LogoutTokenProblem::Missing)?;
     let provider = auth.provider().map_err(|_| LogoutTokenProblem::Missing)?;
     let claims = provider
-        .verify_signed_claims(auth.http(), token)
+        .verify_signed_claims(auth.http(), token, LOGOUT_TOKEN_TYPES)
         .await
         .map_err(LogoutTokenProblem::Signature)?;
     let settings = auth.settings();
@@ -238,7 +349,9 @@ async fn logout_target(auth: &Auth, token: Option<&str>) -> Result<Target, Logou
     if iat < now - LOGOUT_TOKEN_MAX_AGE.whole_seconds() || iat > now + CLOCK_SKEW.whole_seconds() {
         return Err(LogoutTokenProblem::IssuedAt);
     }
-    if seconds("exp").is_some_and(|exp| exp + CLOCK_SKEW.whole_seconds() < now) {
+    // Required since Back-Channel Logout 1.0 final.
+    let exp = seconds("exp").ok_or(LogoutTokenProblem::Expired)?;
+    if exp.saturating_add(CLOCK_SKEW.whole_seconds()) < now {
         return Err(LogoutTokenProblem::Expired);
     }
     let event = claims
@@ -256,12 +369,10 @@ async fn logout_target(auth: &Auth, token: Option<&str>) -> Result<Target, Logou
         (None, None) => return Err(LogoutTokenProblem::NoSubject),
     };
     let jti = text("jti").ok_or(LogoutTokenProblem::NoId)?;
-    // Last, so that a token refused for another reason spends nothing.
-    let key = format!("logout-token:{jti}");
-    let ttl = (LOGOUT_TOKEN_MAX_AGE + CLOCK_SKEW).unsigned_abs();
-    match auth.store().claim(&key, ttl).await {
-        Ok(true) => Ok(target),
-        _ => Err(LogoutTokenProblem::Replayed),
+    match auth.store().is_claimed(&jti_key(jti)).await {
+        Ok(false) => Ok((target, jti.to_owned())),
+        Ok(true) => Err(LogoutTokenProblem::Replayed),
+        Err(_) => Err(LogoutTokenProblem::Unavailable),
     }
 }
 

@@ -207,13 +207,14 @@ pub(crate) async fn finish(
     )
     .await?;
 
-    let now = OffsetDateTime::now_utc();
+    let now = auth.settings().clock.now();
     let (ends_at, idle_until) = session::deadlines(auth.settings(), now);
     // The verified token's own claims, all of them: `openidconnect`'s typed
     // claims leave out those it does not model, such as `sid`.
     let claims = provider::verified_payload(&id_token.to_string())
         .ok_or(AuthError::InvalidIdToken(IdTokenProblem::Malformed))?;
     if let Some(subject) = &transaction.step_up {
+        // `auth_time` is the provider's: measured with the system's clock.
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let max_age = auth.settings().step_up_max_age;
         if let Err(problem) = check_step_up(&claims, subject, transaction.started_at, max_age, now)
@@ -226,6 +227,7 @@ pub(crate) async fn finish(
     Ok(UserSession {
         id_token: id_token.clone(),
         claims,
+        refreshed: Default::default(),
         userinfo,
         tokens: TokenSet::from_response(&response, &auth.settings().scopes, None, now),
         profile_stale: false,

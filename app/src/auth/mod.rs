@@ -16,6 +16,7 @@
 //! [`reject_cross_site`] middleware, and [`AuthError`].
 
 mod authorize;
+mod clock;
 mod cookies;
 mod error;
 mod events;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use openidconnect::reqwest;
 use tower_sessions::SessionManagerLayer;
 
+pub use clock::Clock;
 pub use error::AuthError;
 pub use events::WebhookSecret;
 pub use guard::reject_cross_site;

@@ -275,34 +275,36 @@ impl Provider {
     }
 
     /// Checks an ID token that came with refreshed tokens: as valid as the
-    /// first one (no nonce this time) and about the same subject.
+    /// first one (no nonce this time) and about the same subject. Returns
+    /// its claims.
     pub async fn verify_refreshed(
         &self,
         http: &reqwest::Client,
         id_token: &CoreIdToken,
         subject: Option<&str>,
-    ) -> Result<(), IdTokenProblem> {
+    ) -> Result<serde_json::Value, IdTokenProblem> {
         let no_nonce = |_: Option<&openidconnect::Nonce>| Ok(());
         let refreshed = self
             .verify(http, |verifier| {
                 Ok(id_token.claims(verifier, no_nonce)?.subject().to_string())
             })
             .await?;
-        if Some(refreshed.as_str()) == subject {
-            Ok(())
-        } else {
-            Err(IdTokenProblem::Subject)
+        if Some(refreshed.as_str()) != subject {
+            return Err(IdTokenProblem::Subject);
         }
+        verified_payload(&id_token.to_string()).ok_or(IdTokenProblem::Malformed)
     }
 
     /// The claims of a JWT the provider signed (a logout token), after its
     /// signature checks out against the provider's keys (refetched, as for
-    /// ID tokens, when it names a key we do not know). Its claims are the
-    /// caller's to check.
+    /// ID tokens, when it names a key we do not know), with a key meant for
+    /// signatures with this algorithm. A `typ` in its header must be one of
+    /// `types`. Its claims are the caller's to check.
     pub async fn verify_signed_claims(
         &self,
         http: &reqwest::Client,
         token: &str,
+        types: &[&str],
     ) -> Result<serde_json::Value, IdTokenProblem> {
         let (signing_input, signature) = token.rsplit_once('.').ok_or(IdTokenProblem::Malformed)?;
         let (header, payload) = signing_input
@@ -316,9 +318,19 @@ impl Provider {
         struct Header {
             alg: CoreJwsSigningAlgorithm,
             kid: Option<openidconnect::JsonWebKeyId>,
+            typ: Option<String>,
         }
         let header: Header =
             serde_json::from_slice(&decode(header)?).map_err(|_| IdTokenProblem::Malformed)?;
+        // RFC 8725 §3.11: an explicit type is checked, so that a token made
+        // for another purpose cannot pass for this one. `application/` may
+        // be left out (RFC 7515 §4.1.9).
+        if let Some(declared) = &header.typ {
+            let declared = declared.to_ascii_lowercase();
+            if !types.contains(&declared.strip_prefix("application/").unwrap_or(&declared)) {
+                return Err(IdTokenProblem::Type);
+            }
+        }
         if header.alg == CoreJwsSigningAlgorithm::None {
             return Err(IdTokenProblem::Unsigned);
         }
@@ -331,6 +343,7 @@ impl Provider {
                 .keys()
                 .iter()
                 .filter(|key| header.kid.is_none() || key.key_id() == header.kid.as_ref())
+                .filter(|key| signs_with(key, &header.alg))
                 .collect();
             match candidates.as_slice() {
                 [] => Err(IdTokenProblem::UnknownKey),
@@ -411,6 +424,20 @@ impl Provider {
             }
         }
     }
+}
+
+/// True if `key` may verify a signature made with `alg`: published for
+/// signatures (or for any use), of the algorithm's key type, and for that
+/// algorithm when it names one.
+fn signs_with(key: &CoreJsonWebKey, alg: &CoreJwsSigningAlgorithm) -> bool {
+    use openidconnect::{JsonWebKeyAlgorithm, JsonWebKeyUse, JwsSigningAlgorithm};
+    key.key_use().is_none_or(JsonWebKeyUse::allows_signature)
+        && alg.key_type().as_ref() == Some(key.key_type())
+        && match key.signing_alg() {
+            JsonWebKeyAlgorithm::Unspecified => true,
+            JsonWebKeyAlgorithm::Algorithm(key_alg) => key_alg == alg,
+            JsonWebKeyAlgorithm::Unsupported => false,
+        }
 }
 
 /// The payload of a JWT whose signature has already been verified.

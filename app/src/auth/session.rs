@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use openidconnect::core::CoreIdToken;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use tower_sessions::session::{Error as SessionError, Id};
 use tower_sessions::session_store::{self, SessionStore};
@@ -31,9 +31,13 @@ const KEY: &str = "user";
 pub(crate) struct UserSession {
     /// Sent back as `id_token_hint` on logout and step-up.
     pub id_token: CoreIdToken,
-    /// The ID token's claims, as verified at sign-in: always the payload of
-    /// `id_token`, decoded once.
+    /// The ID token's claims, as verified at sign-in: the payload of
+    /// `id_token`, decoded once, with the `refreshed` claims in place of its
+    /// own.
     pub claims: Value,
+    /// The authorization claims of the last refreshed ID token (`null`: the
+    /// provider no longer sends it).
+    pub refreshed: Map<String, Value>,
     pub userinfo: Value,
     pub tokens: TokenSet,
     /// The provider said the profile changed: userinfo is fetched again on
@@ -107,6 +111,9 @@ struct Stored {
     /// …which are only named here, and read back from the ID token.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     userinfo_as_id_token: Vec<String>,
+    /// Claims of the last refreshed ID token, in place of the first one's.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    refreshed: Map<String, Value>,
     tokens: TokenSet,
     #[serde(default)]
     profile_stale: bool,
@@ -121,8 +128,9 @@ impl TryFrom<Stored> for UserSession {
 
     fn try_from(stored: Stored) -> Result<Self, Self::Error> {
         // Verified before it was stored; the store is ours.
-        let claims = verified_payload(&stored.id_token.to_string())
+        let mut claims = verified_payload(&stored.id_token.to_string())
             .ok_or("the stored ID token is unreadable")?;
+        overlay(&mut claims, &stored.refreshed);
         let mut userinfo = stored.userinfo;
         if let Value::Object(own) = &mut userinfo {
             for name in stored.userinfo_as_id_token {
@@ -134,6 +142,7 @@ impl TryFrom<Stored> for UserSession {
         Ok(Self {
             id_token: stored.id_token,
             claims,
+            refreshed: stored.refreshed,
             userinfo,
             tokens: stored.tokens,
             profile_stale: stored.profile_stale,
@@ -161,10 +170,25 @@ impl From<UserSession> for Stored {
             id_token: user.id_token,
             userinfo,
             userinfo_as_id_token,
+            refreshed: user.refreshed,
             tokens: user.tokens,
             profile_stale: user.profile_stale,
             ends_at: user.ends_at,
             idle_until: user.idle_until,
+        }
+    }
+}
+
+/// Puts each of `claims` in `into`, or takes it out where it is `null`.
+fn overlay(into: &mut Value, claims: &Map<String, Value>) {
+    let Value::Object(into) = into else {
+        return;
+    };
+    for (name, value) in claims {
+        if value.is_null() {
+            into.remove(name);
+        } else {
+            into.insert(name.clone(), value.clone());
         }
     }
 }
@@ -205,6 +229,28 @@ impl UserSession {
         idle_until - self.idle_until >= ACTIVITY_GRANULARITY && self.idle_until < self.ends_at
     }
 
+    /// Takes the authorization claims (`claims::AUTHORIZATION`) of a
+    /// refreshed ID token, verified, in place of those the session had, in
+    /// the ID token's claims and in userinfo alike (userinfo is read first,
+    /// and must not keep a role the provider took away). `sid`, `auth_time`
+    /// and `amr` stay the sign-in's.
+    pub fn follow(&mut self, refreshed: &Value) {
+        for name in crate::claims::AUTHORIZATION {
+            let value = refreshed.get(name).cloned().unwrap_or(Value::Null);
+            self.refreshed.insert(name.to_owned(), value);
+        }
+        overlay(&mut self.claims, &self.refreshed);
+        if let Value::Object(userinfo) = &self.userinfo {
+            let held: Map<String, Value> = self
+                .refreshed
+                .iter()
+                .filter(|(name, _)| userinfo.contains_key(name.as_str()))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect();
+            overlay(&mut self.userinfo, &held);
+        }
+    }
+
     /// The user's subject identifier at the provider.
     pub fn subject(&self) -> Option<&str> {
         self.claims.get("sub").and_then(Value::as_str)
@@ -213,6 +259,15 @@ impl UserSession {
     /// The user's claims, typed: userinfo first, as it is the fresher.
     pub fn claims(&self) -> UserClaims {
         UserClaims::from_sources(&[&self.userinfo, &self.claims])
+    }
+
+    /// When the sign-in's ID token was issued (`iat`): when this session
+    /// began.
+    pub fn issued_at(&self) -> Option<OffsetDateTime> {
+        self.claims
+            .get("iat")
+            .and_then(Value::as_i64)
+            .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
     }
 
     /// When the user last signed in at the provider (`auth_time`).
@@ -348,11 +403,19 @@ pub(crate) async fn load_recent(
 
 /// Starts a signed-in session under a new id, so an id planted in the
 /// browser before login (session fixation) is worth nothing after it.
+///
+/// The cookie is set once, here, and lives until the session's lifetime
+/// ends (and a day more, so the next visit can say it ended): activity
+/// moves the idle deadline in the store only, and [`tokens::current`]
+/// enforces it. A cookie that expired with the first idle deadline would
+/// sign an active user out, silently, a week after sign-in.
+///
+/// [`tokens::current`]: super::tokens::current
 pub(crate) async fn begin(session: &Session, user: &UserSession) -> Result<(), AuthError> {
     session.cycle_id().await.map_err(store_failure)?;
     session.clear().await;
     session.set_expiry(Some(Expiry::AtDateTime(
-        user.deadline() + ENDED_RECORD_KEPT,
+        user.ends_at.saturating_add(ENDED_RECORD_KEPT),
     )));
     session.insert(KEY, user).await.map_err(store_failure)?;
     // Saved now rather than when the response is sent: the response must
@@ -431,6 +494,31 @@ pub(crate) async fn mark_profile_stale(store: &Store, subject: &str) -> Result<u
     Ok(marked)
 }
 
+/// Ends the sessions of `subject` that signed in at or before `at`, and of
+/// those only the ones of provider sessions `sids` when an event names them:
+/// an event that arrives late, or again, must not end a newer sign-in.
+/// Returns how many ended.
+pub(crate) async fn end_signed_in_before(
+    store: &Store,
+    subject: &str,
+    sids: Option<&[String]>,
+    at: OffsetDateTime,
+) -> Result<usize, AuthError> {
+    let mut ended = 0;
+    for id in store.sessions_of(subject).await.map_err(store_error)? {
+        let Some(user) = stored(store, &id).await? else {
+            continue;
+        };
+        let sid = user.claims.get("sid").and_then(Value::as_str);
+        let named = sids.is_none_or(|sids| sid.is_some_and(|sid| sids.iter().any(|s| s == sid)));
+        if named && user.issued_at().is_none_or(|issued| issued <= at) {
+            store.end(&id).await.map_err(store_error)?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
 /// Ends session `id` and returns its user, for a session that is not this
 /// request's (the one a new sign-in replaces).
 pub(crate) async fn take(store: &Store, id: &Id) -> Result<Option<UserSession>, AuthError> {
@@ -480,6 +568,7 @@ mod tests {
         UserSession {
             id_token: CoreIdToken::from_str(ID_TOKEN).expect("jwt"),
             claims: json!({"sub": "user-42", "iss": "https://example.authgear.cloud"}),
+            refreshed: Map::new(),
             userinfo: json!({"sub": "user-42", "email": "ada@example.com"}),
             tokens: TokenSet::new(
                 AccessToken::new(ACCESS.into()),

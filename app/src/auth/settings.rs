@@ -6,7 +6,7 @@ use axum_extra::extract::cookie::Key;
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, Scope};
 use url::Url;
 
-use super::WebhookSecret;
+use super::{Clock, WebhookSecret};
 use crate::paths;
 
 /// Settings the server reads from its configuration, already validated.
@@ -50,6 +50,8 @@ pub struct AuthSettings {
     /// without reading it again (at most a second). A logout, refresh or
     /// provider event on another instance takes effect here within this.
     pub session_cache_ttl: Duration,
+    /// What time it is for the session's deadlines and the token's expiry.
+    pub clock: Clock,
 }
 
 impl AuthSettings {
@@ -85,6 +87,7 @@ impl AuthSettings {
             admin_role: "admin".to_owned(),
             account_settings: None,
             session_cache_ttl: Duration::from_secs(1),
+            clock: Clock::system(),
         }
         .with_account_settings(None)
     }

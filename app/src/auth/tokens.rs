@@ -50,6 +50,10 @@ use crate::model::TokenMeta;
 /// short-lived tokens, so a token is never sent just as it expires.
 const REFRESH_MARGIN: Duration = Duration::seconds(30);
 
+/// An access token said to live longer is taken to live this long: a
+/// provider's `expires_in` of 10^12 must not overflow a date.
+const MAX_LIFETIME: Duration = Duration::days(365);
+
 /// How long a refresh's outcome is remembered, so that a request which read
 /// the old refresh token just before the refresh was stored gets the new
 /// tokens instead of spending the old one again.
@@ -82,12 +86,14 @@ impl TokenSet {
         scopes: Vec<String>,
         now: OffsetDateTime,
     ) -> Self {
+        let lifetime = lifetime.map(|lifetime| lifetime.clamp(Duration::ZERO, MAX_LIFETIME));
         Self {
             access_token,
             refresh_token,
-            expires_at: lifetime.map(|lifetime| now + lifetime),
-            refresh_after: lifetime
-                .map(|lifetime: Duration| now + lifetime - (lifetime / 4_i32).min(REFRESH_MARGIN)),
+            expires_at: lifetime.map(|lifetime| now.saturating_add(lifetime)),
+            refresh_after: lifetime.map(|lifetime| {
+                now.saturating_add(lifetime - (lifetime / 4_i32).min(REFRESH_MARGIN))
+            }),
             obtained_at: Some(now),
             scopes,
         }
@@ -103,7 +109,7 @@ impl TokenSet {
     ) -> Self {
         let lifetime = response
             .expires_in()
-            .and_then(|lifetime| Duration::try_from(lifetime).ok());
+            .map(|lifetime| Duration::try_from(lifetime).unwrap_or(MAX_LIFETIME));
         let scopes = response
             .scopes()
             .map(|granted| granted.as_slice())
@@ -130,8 +136,11 @@ impl TokenSet {
         interval: Option<std::time::Duration>,
         now: OffsetDateTime,
     ) -> bool {
-        match (interval, self.obtained_at) {
-            (Some(interval), Some(at)) => now >= at + interval,
+        match (
+            interval.and_then(|i| Duration::try_from(i).ok()),
+            self.obtained_at,
+        ) {
+            (Some(interval), Some(at)) => now >= at.saturating_add(interval),
             _ => false,
         }
     }
@@ -180,7 +189,7 @@ pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, A
             Current::Guest
         });
     };
-    let now = OffsetDateTime::now_utc();
+    let now = auth.settings().clock.now();
     if now >= user.deadline() {
         // Idle too long, or past its lifetime: over, and its refresh token
         // with it.
@@ -447,6 +456,9 @@ async fn refresh_and_store(
     };
     let stored = session::update(auth.store(), id, |stored| {
         stored.tokens = renewed.tokens.clone();
+        if let Some(claims) = &renewed.claims {
+            stored.follow(claims);
+        }
     })
     .await;
     match stored {
@@ -468,6 +480,8 @@ async fn refresh_and_store(
 
 struct Renewed {
     tokens: TokenSet,
+    /// The refreshed ID token's claims, verified.
+    claims: Option<serde_json::Value>,
 }
 
 async fn ask_provider(
@@ -495,27 +509,33 @@ async fn ask_provider(
         &response,
         &auth.settings().scopes,
         Some(refresh_token),
-        OffsetDateTime::now_utc(),
+        auth.settings().clock.now(),
     );
     // OpenID Connect Core 12.2: a refreshed ID token is for the same subject
     // and as valid as the first. If not, nothing the provider said can be
-    // trusted. A valid one is not kept: a refresh is not a sign-in, so the
-    // session keeps the sign-in's ID token, and with it its `sid` (which
-    // back-channel logout matches), `auth_time` (which step-up checks) and
-    // `amr`; it is also the logout's `id_token_hint`, which providers accept
-    // after it expired (RP-Initiated Logout 1.0, section 2).
-    if let Some(id_token) = response.id_token() {
-        if let Err(problem) = provider
+    // trusted. A valid one gives the session the user's authorization claims
+    // as they are now (`UserSession::follow`); the token itself is not kept:
+    // a refresh is not a sign-in, so the session keeps the sign-in's ID
+    // token, and with it its `sid` (which back-channel logout matches),
+    // `auth_time` (which step-up checks) and `amr`; it is also the logout's
+    // `id_token_hint`, which providers accept after it expired (RP-Initiated
+    // Logout 1.0, section 2).
+    let claims = match response.id_token() {
+        None => None,
+        Some(id_token) => match provider
             .verify_refreshed(auth.http(), id_token, subject)
             .await
         {
-            tracing::warn!(%problem, "refreshed ID token rejected; ending the session");
-            logout::revoke_quietly(auth, tokens.refresh_token.as_ref()).await;
-            return Err(RefreshFailure::Rejected);
-        }
-    }
+            Ok(claims) => Some(claims),
+            Err(problem) => {
+                tracing::warn!(%problem, "refreshed ID token rejected; ending the session");
+                logout::revoke_quietly(auth, tokens.refresh_token.as_ref()).await;
+                return Err(RefreshFailure::Rejected);
+            }
+        },
+    };
     tracing::debug!("access token refreshed");
-    Ok(Renewed { tokens })
+    Ok(Renewed { tokens, claims })
 }
 
 #[cfg(test)]
@@ -569,6 +589,26 @@ mod tests {
         let forever = TokenSet::new(AccessToken::new("a".into()), None, None, vec![], now);
         assert!(!forever.needs_refresh(at(i64::MAX / 2_000_000)));
         assert!(!forever.is_expired(at(i64::MAX / 2_000_000)));
+    }
+
+    proptest::proptest! {
+        /// Whatever `expires_in` a provider sends, and whenever, the token
+        /// set is made without a panic, and is due before it expires.
+        #[test]
+        fn any_lifetime_makes_a_token_set(
+            seconds in proptest::prelude::any::<u64>(),
+            now in -377_705_116_800_i64..=253_402_300_799_i64,
+        ) {
+            let now = OffsetDateTime::from_unix_timestamp(now).expect("in range");
+            let lifetime = Duration::try_from(std::time::Duration::from_secs(seconds))
+                .unwrap_or(MAX_LIFETIME);
+            let set = tokens(lifetime, now);
+            let (due, expires) = (set.refresh_after.expect("due"), set.expires_at.expect("expiry"));
+            proptest::prop_assert!(now <= due && due <= expires);
+            proptest::prop_assert!(expires - now <= MAX_LIFETIME);
+            let _ = set.expires_in(now);
+            let _ = set.needs_confirming(Some(std::time::Duration::MAX), now);
+        }
     }
 
     #[test]

@@ -12,7 +12,6 @@ use axum::http::header::CACHE_CONTROL;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use super::tokens::{self, Current};
@@ -54,6 +53,6 @@ async fn call(auth: &Auth, session: &Session) -> Result<Option<ApiCall>, AuthErr
         })?;
     Ok(Some(ApiCall {
         response,
-        access_token_expires_in: user.tokens.expires_in(OffsetDateTime::now_utc()),
+        access_token_expires_in: user.tokens.expires_in(auth.settings().clock.now()),
     }))
 }

@@ -513,7 +513,7 @@ impl Drop for RedisServer {
 }
 
 /// The secret the tests' Authgear webhooks are signed with.
-pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789abcdef";
 
 /// Authgear's signature of a webhook body: hex HMAC-SHA256.
 pub fn sign(secret: &str, body: &[u8]) -> String {
@@ -548,11 +548,23 @@ pub async fn signed_webhook(app: &TestApp, body: &serde_json::Value) -> reqwest:
 
 /// An Authgear event of `kind` about the user `subject`.
 pub fn event(kind: &str, subject: &str) -> serde_json::Value {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     serde_json::json!({
-        "id": "0f2ba1a0-b3b6-4f1b-9a3e-000000000001",
+        "id": format!("{:032x}", rand::random::<u128>()),
         "seq": 42,
         "type": kind,
         "payload": {"user": {"id": subject}},
-        "context": {"timestamp": 1_800_000_000},
+        "context": {"timestamp": now},
     })
+}
+
+/// A session as Authgear's events name it, for the provider session `sid`.
+pub fn authgear_session(sid: &str) -> serde_json::Value {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sid)
+        .expect("an Authgear-shaped sid");
+    let raw = String::from_utf8(raw).expect("text");
+    let (kind, id) = raw.split_once(':').expect("type:id");
+    serde_json::json!({"id": id, "type": kind})
 }

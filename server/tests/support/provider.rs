@@ -100,8 +100,12 @@ pub struct Behaviour {
     /// Which of the provider's keys signs, and whether its `kid` is sent.
     pub signing_key: usize,
     pub send_kid: bool,
-    /// The keys the JWKS endpoint publishes.
+    /// The keys the JWKS endpoint publishes, and the `use` and `alg` it
+    /// publishes each of them with.
     pub published_keys: Vec<usize>,
+    pub published_as: [(&'static str, &'static str); 2],
+    /// The `typ` in the header of every JWT the provider signs.
+    pub jwt_type: &'static str,
     /// `id_token_signing_alg_values_supported` in discovery.
     pub advertised_algs: Vec<&'static str>,
     pub token_failure: Option<Failure>,
@@ -138,6 +142,8 @@ impl Default for Behaviour {
             signing_key: 0,
             send_kid: true,
             published_keys: vec![0],
+            published_as: [("sig", "RS256"); 2],
+            jwt_type: "JWT",
             advertised_algs: vec!["RS256"],
             token_failure: None,
             down: false,
@@ -309,7 +315,7 @@ impl TestProvider {
             Signing::Unsigned => "none",
             Signing::Hs256WithClientSecret => "HS256",
         };
-        let mut header = json!({"alg": alg, "typ": "JWT"});
+        let mut header = json!({"alg": alg, "typ": behaviour.jwt_type});
         if behaviour.send_kid {
             header["kid"] = json!(kid(behaviour.signing_key));
         }
@@ -495,8 +501,8 @@ async fn jwks(State(provider): State<TestProvider>) -> Json<Value> {
             let public = provider.0.keys[index].to_public_key();
             json!({
                 "kty": "RSA",
-                "use": "sig",
-                "alg": "RS256",
+                "use": provider.behaviour().published_as[index].0,
+                "alg": provider.behaviour().published_as[index].1,
                 "kid": kid(index),
                 "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
                 "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
@@ -555,7 +561,8 @@ async fn authorize(
         code.clone(),
         Grant {
             nonce: params.get("nonce").cloned(),
-            sid: format!("sid-{:032x}", rand::random::<u128>()),
+            // As Authgear's: `base64url("<session type>:<session id>")`.
+            sid: URL_SAFE_NO_PAD.encode(format!("offline_grant:{:032x}", rand::random::<u128>())),
             code_challenge: challenge.clone(),
             redirect_uri: redirect_uri.clone(),
         },

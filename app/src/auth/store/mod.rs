@@ -205,6 +205,14 @@ impl Store {
         }
     }
 
+    /// True if someone holds `key` now.
+    pub(crate) async fn is_claimed(&self, key: &str) -> session_store::Result<bool> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.is_claimed(key).await,
+            Backend::Redis(store) => store.is_claimed(key).await,
+        }
+    }
+
     pub(crate) async fn release(&self, key: &str) -> session_store::Result<()> {
         match &self.backend {
             Backend::Sqlite(store) => store.release(key).await,
@@ -389,15 +397,18 @@ pub(crate) mod contract {
 
     pub async fn a_claim_is_had_once_until_released(store: &Store) {
         let key = format!("test-{}", Id::default());
+        assert!(!store.is_claimed(&key).await.expect("lookup"));
         assert!(store
             .claim(&key, Duration::from_secs(60))
             .await
             .expect("claim"));
+        assert!(store.is_claimed(&key).await.expect("lookup"));
         assert!(!store
             .claim(&key, Duration::from_secs(60))
             .await
             .expect("claim"));
         store.release(&key).await.expect("release");
+        assert!(!store.is_claimed(&key).await.expect("lookup"));
         assert!(store
             .claim(&key, Duration::from_millis(1))
             .await

@@ -209,6 +209,15 @@ impl Redis {
         Ok(taken.is_some())
     }
 
+    pub async fn is_claimed(&self, key: &str) -> session_store::Result<bool> {
+        let held: i64 = self
+            .client
+            .exists(format!("claim:{key}"))
+            .await
+            .map_err(backend)?;
+        Ok(held > 0)
+    }
+
     pub async fn release(&self, key: &str) -> session_store::Result<()> {
         let _: i64 = self
             .client

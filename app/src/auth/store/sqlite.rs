@@ -177,6 +177,17 @@ impl Sqlite {
         Ok(taken.rows_affected() > 0)
     }
 
+    pub async fn is_claimed(&self, key: &str) -> session_store::Result<bool> {
+        let held: Option<i64> =
+            sqlx::query_scalar("select 1 from claims where key = ? and expires_at_ms > ?")
+                .bind(key)
+                .bind(now_millis())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        Ok(held.is_some())
+    }
+
     pub async fn release(&self, key: &str) -> session_store::Result<()> {
         sqlx::query("delete from claims where key = ?")
             .bind(key)
