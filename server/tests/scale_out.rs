@@ -304,3 +304,106 @@ async fn a_logout_on_one_instance_during_a_refresh_on_another_stays_a_logout() {
     assert!(on_a.viewer().await["user"].is_null());
     assert!(on_b.viewer().await["user"].is_null());
 }
+
+/// Two instances whose refresh lock lives `ttl` unless its holder extends it.
+async fn instances_with_a_short_lock(
+    provider: &TestProvider,
+    redis: &RedisServer,
+    ttl: Duration,
+) -> (TestApp, TestApp) {
+    two_tuned_instances(provider, redis, move |settings| {
+        settings.refresh_lock_ttl = ttl;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_refresh_slower_than_its_lock_is_still_the_only_one() {
+    const LOCK: Duration = Duration::from_millis(150);
+    let redis = RedisServer::start().await;
+    let provider = TestProvider::start().await;
+    let (a, b) = instances_with_a_short_lock(&provider, &redis, LOCK).await;
+    let on_a = a.browser();
+    let on_b = b.same_browser_as(&on_a);
+    login_with_a_due_token(&provider, &on_a).await;
+    let gate = Gate::new();
+    provider.behave(|b| b.before_refresh_gate = Some(gate.clone()));
+
+    let first = tokio::spawn({
+        let on_a = on_a.clone();
+        async move { on_a.viewer().await }
+    });
+    gate.arrival().await;
+    // A holds the lock for several of its lifetimes while the provider
+    // works; B asks meanwhile. Were the lock not extended, B would take it
+    // and spend the same refresh token.
+    let second = tokio::spawn({
+        let on_b = on_b.clone();
+        async move { on_b.viewer().await }
+    });
+    tokio::time::sleep(LOCK * 4).await;
+    provider.behave(|b| b.before_refresh_gate = None);
+    gate.open();
+    for viewer in [first.await.unwrap(), second.await.unwrap()] {
+        assert_eq!(viewer["user"]["display_name"], "Ada Lovelace", "{viewer}");
+    }
+    assert_eq!(
+        provider.refresh_grants(),
+        1,
+        "one refresh for both instances"
+    );
+}
+
+#[tokio::test]
+async fn a_holder_that_dies_mid_refresh_holds_the_others_up_for_one_lock_lifetime() {
+    const LOCK: Duration = Duration::from_millis(300);
+    let redis = RedisServer::start().await;
+    let provider = TestProvider::start().await;
+    let (_a, b) = instances_with_a_short_lock(&provider, &redis, LOCK).await;
+    // The instance that dies runs in a runtime of its own, which the test
+    // shuts down as a process is killed: its tasks stop where they are.
+    let doomed_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (issuer, redis_url, url_of_b) = (provider.issuer().to_owned(), redis.url(), b.url.clone());
+    let doomed = doomed_runtime
+        .spawn(async move {
+            let env = [
+                ("REDIS_URL", redis_url.as_str()),
+                ("APP_URL", url_of_b.as_str()),
+            ];
+            let app = TestApp::start_tuned(&issuer, &env, move |settings| {
+                settings.refresh_lock_ttl = LOCK;
+            })
+            .await;
+            app.auth.provider_ready().await;
+            app
+        })
+        .await
+        .unwrap();
+    let on_b = b.browser();
+    login_with_a_due_token(&provider, &on_b).await;
+    let on_doomed = doomed.same_browser_as(&on_b);
+    let gate = Gate::new();
+    provider.behave(|b| b.before_refresh_gate = Some(gate.clone()));
+
+    // The doomed instance takes the lock and asks the provider, then dies
+    // before the provider has spent the refresh token.
+    let lost = tokio::spawn(async move { on_doomed.server_fn("viewer").await });
+    gate.arrival().await;
+    doomed_runtime.shutdown_background();
+    lost.abort();
+    provider.behave(|b| b.before_refresh_gate = None);
+
+    // B waits out the dead holder's lock (the client gives up after
+    // `REQUEST_PATIENCE`), then refreshes itself.
+    let viewer = on_b.viewer().await;
+    assert_eq!(viewer["user"]["display_name"], "Ada Lovelace", "{viewer}");
+    assert!(viewer["notice"].is_null(), "{viewer}");
+    // The token the dead instance never spent was spent once, by B.
+    assert_eq!(provider.refresh_grants(), 2, "the dead one's try, and B's");
+    after_the_cache_bound().await;
+    assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada Lovelace");
+}

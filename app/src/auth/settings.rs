@@ -27,6 +27,10 @@ pub struct AuthSettings {
     /// After a refresh that failed without an answer (provider down, hung,
     /// connection reset), how long a session waits before trying again.
     pub refresh_retry_after: Duration,
+    /// The cross-instance refresh lock expires this long after its holder
+    /// last extended it (every third of it while the refresh runs): a holder
+    /// that died holds the other instances up for this long at most.
+    pub refresh_lock_ttl: Duration,
     /// A session ends after this long without activity…
     pub idle_timeout: Duration,
     /// …and this long after sign-in, whatever the activity.
@@ -75,6 +79,7 @@ impl AuthSettings {
             cookie_key,
             provider_timeout: Duration::from_secs(10),
             refresh_retry_after: Duration::from_secs(60),
+            refresh_lock_ttl: Duration::from_secs(3),
             // Shorter than Authgear's own refresh-token limits (30 days idle,
             // 52 weeks in all): a cookie left on a shared computer is worth a
             // week at most, and everyone signs in again once a month.

@@ -20,9 +20,19 @@
 //!   been rotated, that attempt is refused and the user is told "Your session
 //!   ended", never signed out silently.
 //!
-//! Across several instances the store holds a short lock per session
-//! (`refresh:{session id}`): the instance that takes it refreshes, the others
-//! wait for the tokens it stores and use them.
+//! Across several instances the store holds a lock per session
+//! (`refresh:{session id}`) with an owner: the instance that takes it
+//! refreshes, extending the lock while it works, and the others wait for the
+//! tokens it stores. A holder that dies stops extending it; the lock expires
+//! after `refresh_lock_ttl` (3 s) and the next instance takes it. A holder
+//! that lost its lock does not write: it ends the session, which then says
+//! so, rather than race the next holder with the same refresh token.
+//!
+//! The shared outcome of a refresh says only whether the store now holds new
+//! tokens: every request then reads the session back from the store, never a
+//! copy kept from the refresh. New tokens the store would not take are tried
+//! again a few times; if the store still refuses, the session ends with the
+//! notice instead of living on tokens only this instance knows.
 //!
 //! A refresh is also how a session checks, every `liveness_interval`, that
 //! the provider has not revoked its grant; and `current` ends sessions past
@@ -43,6 +53,7 @@ use tracing::Instrument;
 
 use super::error::Upstream;
 use super::session::{self, UserSession};
+use super::store::Lock;
 use super::{logout, profile, Auth, AuthError};
 use crate::model::TokenMeta;
 
@@ -55,9 +66,15 @@ const REFRESH_MARGIN: Duration = Duration::seconds(30);
 const MAX_LIFETIME: Duration = Duration::days(365);
 
 /// How long a refresh's outcome is remembered, so that a request which read
-/// the old refresh token just before the refresh was stored gets the new
+/// the old refresh token just before the refresh was stored reads the new
 /// tokens instead of spending the old one again.
 const REMEMBER_OUTCOME: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Tries of a store write of rotated tokens before the session is ended.
+const STORE_TRIES: u32 = 3;
+
+/// How often an instance waiting for another's refresh looks again.
+const WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// The OAuth tokens and what is known about them. Times are kept to the
 /// millisecond: with whole seconds, a short-lived token could look due again
@@ -278,7 +295,14 @@ async fn renew(
         return Ok(Current::SignedIn(user));
     };
     match auth.refresher().refresh(auth, id, &refresh_token).await {
-        Ok(renewed) => Ok(Current::SignedIn(Arc::from(renewed))),
+        // The tokens are in the store: read the session back from there.
+        Ok(()) => match session::stored(auth.store(), &id).await? {
+            Some(renewed) => Ok(Current::SignedIn(Arc::new(renewed))),
+            None => {
+                session::end(session).await?;
+                Ok(Current::Guest)
+            }
+        },
         Err(RefreshFailure::Rejected) => {
             session::end(session).await?;
             Ok(Current::Ended)
@@ -303,7 +327,8 @@ enum RefreshFailure {
     NoAnswer,
 }
 
-type Outcome = Result<Box<UserSession>, RefreshFailure>;
+/// `Ok`: the store holds tokens newer than the ones spent.
+type Outcome = Result<(), RefreshFailure>;
 
 /// One refresh: when it started, and its outcome, shared by every request
 /// that waits for it.
@@ -356,125 +381,177 @@ fn spawn_refresh(
     refresh_token: RefreshToken,
 ) -> Shared<BoxFuture<'static, Outcome>> {
     let task = tokio::spawn(
-        async move {
-        let lock = format!("refresh:{id}");
-        let lock_ttl = auth.settings().provider_timeout * 2;
-        match auth.store().claim(&lock, lock_ttl).await {
-            Ok(true) => {}
-            Ok(false) => return refreshed_elsewhere(&auth, &id, &refresh_token, lock_ttl).await,
-            Err(error) => {
-                tracing::warn!(%error, "the refresh lock could not be taken");
-                return Err(RefreshFailure::NoAnswer);
-            }
-        }
-        let outcome = spend_if_still_stored(&auth, &id, refresh_token).await;
-        if let Err(error) = auth.store().release(&lock).await {
-            tracing::warn!(%error, "the refresh lock could not be released; it expires by itself");
-        }
-        outcome
-    }
-    // Its log lines keep the id of the request that started it.
-    .instrument(tracing::Span::current()));
+        async move { refresh_once_across_instances(&auth, &id, refresh_token).await }
+            // Its log lines keep the id of the request that started it.
+            .instrument(tracing::Span::current()),
+    );
     async move { task.await.unwrap_or(Err(RefreshFailure::NoAnswer)) }
         .boxed()
         .shared()
 }
 
-/// Refreshes with `refresh_token` only if the store still holds it. What the
-/// request read may be up to a second old (`store::Recent`), and another
-/// instance may have refreshed and let go of the lock since: spending the
-/// token it already spent would end the session (rotation has no grace).
-async fn spend_if_still_stored(auth: &Auth, id: &Id, refresh_token: RefreshToken) -> Outcome {
-    match session::stored(auth.store(), id).await {
-        Ok(None) => Err(RefreshFailure::SessionGone),
-        Ok(Some(stored)) => {
-            let spent_elsewhere = stored
-                .tokens
-                .refresh_token
-                .as_ref()
-                .map(RefreshToken::secret)
-                != Some(refresh_token.secret());
-            if spent_elsewhere {
-                Ok(Box::new(stored))
-            } else {
-                refresh_and_store(auth, id, refresh_token, stored).await
+/// Takes the session's refresh lock and refreshes, or, while another
+/// instance holds it, waits for the tokens that instance stores; takes the
+/// lock over if its holder lets it expire.
+async fn refresh_once_across_instances(
+    auth: &Auth,
+    id: &Id,
+    refresh_token: RefreshToken,
+) -> Outcome {
+    let key = format!("refresh:{id}");
+    let ttl = auth.settings().refresh_lock_ttl;
+    // A wait bounded by one provider call and one holder that dies.
+    let deadline = Instant::now() + auth.settings().provider_timeout + ttl * 2;
+    loop {
+        match auth.store().lock(&key, ttl).await {
+            Ok(Some(lock)) => {
+                let outcome = while_held(auth, &lock, async {
+                    spend_if_still_stored(auth, id, refresh_token, &lock).await
+                })
+                .await;
+                if let Err(error) = auth.store().unlock(&lock).await {
+                    tracing::warn!(%error, "the refresh lock could not be released; it expires by itself");
+                }
+                return outcome;
+            }
+            Ok(None) => match session::stored(auth.store(), id).await {
+                Ok(None) => return Err(RefreshFailure::SessionGone),
+                Ok(Some(stored)) if spent(&stored, &refresh_token) => return Ok(()),
+                Ok(Some(_)) => {}
+                Err(_) => return Err(RefreshFailure::NoAnswer),
+            },
+            Err(error) => {
+                tracing::warn!(%error, "the refresh lock could not be taken");
+                return Err(RefreshFailure::NoAnswer);
             }
         }
+        if Instant::now() >= deadline {
+            return Err(RefreshFailure::NoAnswer);
+        }
+        tokio::time::sleep(WAIT_STEP).await;
+    }
+}
+
+/// Runs `work`, extending `lock` every third of its lifetime until it is
+/// done. If the lock cannot be extended, `work` goes on: its store write
+/// checks that the lock is still held.
+async fn while_held(
+    auth: &Auth,
+    lock: &Lock,
+    work: impl std::future::Future<Output = Outcome>,
+) -> Outcome {
+    let ttl = auth.settings().refresh_lock_ttl;
+    let keep_alive = async move {
+        loop {
+            tokio::time::sleep(ttl / 3).await;
+            if !matches!(auth.store().extend(lock, ttl).await, Ok(true)) {
+                tracing::warn!("the refresh lock could not be extended");
+                return;
+            }
+        }
+    };
+    let work = std::pin::pin!(work);
+    match futures_util::future::select(work, std::pin::pin!(keep_alive)).await {
+        futures_util::future::Either::Left((outcome, _)) => outcome,
+        futures_util::future::Either::Right(((), work)) => work.await,
+    }
+}
+
+/// True if the store holds tokens other than `refresh_token`: someone spent it.
+fn spent(stored: &UserSession, refresh_token: &RefreshToken) -> bool {
+    stored
+        .tokens
+        .refresh_token
+        .as_ref()
+        .map(RefreshToken::secret)
+        != Some(refresh_token.secret())
+}
+
+/// Refreshes with `refresh_token` only if the store still holds it. What the
+/// request read may be up to a second old (the session cache), and another
+/// instance may have refreshed and let go of the lock since: spending the
+/// token it already spent would end the session (rotation has no grace).
+async fn spend_if_still_stored(
+    auth: &Auth,
+    id: &Id,
+    refresh_token: RefreshToken,
+    lock: &Lock,
+) -> Outcome {
+    match session::stored(auth.store(), id).await {
+        Ok(None) => Err(RefreshFailure::SessionGone),
+        Ok(Some(stored)) if spent(&stored, &refresh_token) => Ok(()),
+        Ok(Some(stored)) => refresh_and_store(auth, id, refresh_token, &stored, lock).await,
         // The store is not answering: the refresh could not be stored either.
         Err(_) => Err(RefreshFailure::NoAnswer),
     }
 }
 
-/// Another instance holds the session's refresh lock: wait for the tokens it
-/// stores rather than spend the same refresh token a second time.
-async fn refreshed_elsewhere(
-    auth: &Auth,
-    id: &Id,
-    spent: &RefreshToken,
-    patience: std::time::Duration,
-) -> Outcome {
-    let deadline = Instant::now() + patience;
-    while Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        match session::stored(auth.store(), id).await {
-            Ok(None) => return Err(RefreshFailure::SessionGone),
-            Ok(Some(stored)) => {
-                let renewed = stored
-                    .tokens
-                    .refresh_token
-                    .as_ref()
-                    .is_some_and(|token| token.secret() != spent.secret());
-                if renewed {
-                    return Ok(Box::new(stored));
-                }
-            }
-            Err(_) => return Err(RefreshFailure::NoAnswer),
-        }
-    }
-    Err(RefreshFailure::NoAnswer)
-}
-
 /// Spends the refresh token at the provider and stores the outcome, if the
-/// session still exists.
+/// session still exists and this instance still holds its lock.
 async fn refresh_and_store(
     auth: &Auth,
     id: &Id,
     refresh_token: RefreshToken,
-    mut user: UserSession,
+    user: &UserSession,
+    lock: &Lock,
 ) -> Outcome {
     let renewed = match ask_provider(auth, refresh_token, user.subject()).await {
         Ok(renewed) => renewed,
         Err(RefreshFailure::Rejected) => {
-            // Ended here, not only in the requests waiting, so that every
-            // other holder of this session sees it ended too.
-            if let Err(error) = auth.store().end(id).await {
-                tracing::warn!(%error, "a refused session could not be removed");
-            }
+            end_everywhere(auth, id).await;
             return Err(RefreshFailure::Rejected);
         }
         Err(failure) => return Err(failure),
     };
-    let stored = session::update(auth.store(), id, |stored| {
-        stored.tokens = renewed.tokens.clone();
-        if let Some(claims) = &renewed.claims {
-            stored.follow(claims);
+    let ttl = auth.settings().refresh_lock_ttl;
+    let mut delay = std::time::Duration::from_millis(50);
+    for _ in 0..STORE_TRIES {
+        // Checked (and extended) just before the write: a holder whose lock
+        // expired must not write over the next holder's refresh.
+        match auth.store().extend(lock, ttl).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("the refresh lock was lost during a refresh; ending the session");
+                logout::revoke_quietly(auth, renewed.tokens.refresh_token.as_ref()).await;
+                end_everywhere(auth, id).await;
+                return Err(RefreshFailure::Rejected);
+            }
+            Err(_) => {}
         }
-    })
-    .await;
-    match stored {
-        Ok(Some(stored)) => Ok(Box::new(stored)),
-        Ok(None) => {
-            // Logged out meanwhile: the new tokens must not outlive the session.
-            tracing::info!("session ended during a token refresh; revoking the new token");
-            logout::revoke_quietly(auth, renewed.tokens.refresh_token.as_ref()).await;
-            Err(RefreshFailure::SessionGone)
+        let stored = session::update(auth.store(), id, |stored| {
+            stored.tokens = renewed.tokens.clone();
+            if let Some(claims) = &renewed.claims {
+                stored.follow(claims);
+            }
+        })
+        .await;
+        match stored {
+            Ok(Some(_)) => return Ok(()),
+            Ok(None) => {
+                // Logged out meanwhile: the new tokens must not outlive the session.
+                tracing::info!("session ended during a token refresh; revoking the new token");
+                logout::revoke_quietly(auth, renewed.tokens.refresh_token.as_ref()).await;
+                return Err(RefreshFailure::SessionGone);
+            }
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
         }
-        Err(_) => {
-            // The provider has rotated the token: keep the new ones in memory
-            // (see REMEMBER_OUTCOME) rather than lose them.
-            user.tokens = renewed.tokens;
-            Ok(Box::new(user))
-        }
+    }
+    // The provider rotated the token and the store will not keep the new
+    // one: no instance could use the session after this one forgets it.
+    tracing::warn!("rotated tokens could not be stored; ending the session");
+    logout::revoke_quietly(auth, renewed.tokens.refresh_token.as_ref()).await;
+    end_everywhere(auth, id).await;
+    Err(RefreshFailure::Rejected)
+}
+
+/// Ends session `id` in the store, so that every other holder of it sees it
+/// ended too, not only the requests waiting here.
+async fn end_everywhere(auth: &Auth, id: &Id) {
+    if let Err(error) = auth.store().end(id).await {
+        tracing::warn!(%error, "an ended session could not be removed");
     }
 }
 

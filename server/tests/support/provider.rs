@@ -113,6 +113,8 @@ pub struct Behaviour {
     pub down: bool,
     /// Refresh grants stop here after the old refresh token is spent.
     pub refresh_gate: Option<Arc<Gate>>,
+    /// Refresh grants stop here before the old refresh token is spent.
+    pub before_refresh_gate: Option<Arc<Gate>>,
     /// The JWKS endpoint stops here before it answers.
     pub jwks_gate: Option<Arc<Gate>>,
     /// The refresh grant spends the old token, then breaks the connection:
@@ -148,6 +150,7 @@ impl Default for Behaviour {
             token_failure: None,
             down: false,
             refresh_gate: None,
+            before_refresh_gate: None,
             jwks_gate: None,
             break_after_rotation: false,
             issue_refresh_token: true,
@@ -640,6 +643,9 @@ async fn token(
             Json(provider.token_response(grant.nonce.as_deref(), Some(Some(edit)))).into_response()
         }
         Some("refresh_token") => {
+            if let Some(gate) = provider.behaviour().before_refresh_gate {
+                gate.pass().await;
+            }
             let presented = params.get("refresh_token").cloned().unwrap_or_default();
             // Rotation with no grace period: a refresh token works once.
             let active = provider

@@ -8,8 +8,9 @@
 //!   (or expiry) cannot write the session back.
 //! - **Every session of a user can be ended at once**, by subject or by the
 //!   provider's session id (`sid`): the store indexes both.
-//! - **Short locks and one-time claims** (`claim`), shared by every instance:
-//!   one refresh per session across servers, each logout token used once.
+//! - **Locks with an owner** (`lock`), shared by every instance: one refresh
+//!   per session across servers, released or extended only by its holder.
+//! - **One-time claims** (`claim`): each logout token and event used once.
 //! - **What was just read is remembered for at most a second** ([`recent`]),
 //!   and forgotten as soon as any write through this store completes (or is
 //!   abandoned).
@@ -67,6 +68,13 @@ fn redis_reason(error: &::fred::error::Error) -> String {
     } else {
         format!("{:?}: {details}", error.kind())
     }
+}
+
+/// A lock taken with [`Store::lock`]: its key and its owner.
+#[derive(Debug)]
+pub(crate) struct Lock {
+    key: String,
+    owner: String,
 }
 
 /// What a record is filed under besides its id.
@@ -202,6 +210,42 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(store) => store.claim(key, ttl).await,
             Backend::Redis(store) => store.claim(key, ttl).await,
+        }
+    }
+
+    /// Takes the lock `key` for `ttl` if nobody holds it, under an owner of
+    /// its own: only that owner can extend or release it, and a holder that
+    /// lost it (it expired and someone else took it) can tell.
+    pub(crate) async fn lock(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> session_store::Result<Option<Lock>> {
+        let lock = Lock {
+            key: key.to_owned(),
+            // 128 random bits, as a session id.
+            owner: Id::default().to_string(),
+        };
+        let taken = match &self.backend {
+            Backend::Sqlite(store) => store.lock(&lock, ttl).await?,
+            Backend::Redis(store) => store.lock(&lock, ttl).await?,
+        };
+        Ok(taken.then_some(lock))
+    }
+
+    /// Extends `lock` by `ttl` from now if it is still held: true if it was.
+    pub(crate) async fn extend(&self, lock: &Lock, ttl: Duration) -> session_store::Result<bool> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.extend(lock, ttl).await,
+            Backend::Redis(store) => store.extend(lock, ttl).await,
+        }
+    }
+
+    /// Releases `lock` if it is still held; someone else's is left alone.
+    pub(crate) async fn unlock(&self, lock: &Lock) -> session_store::Result<()> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.unlock(lock).await,
+            Backend::Redis(store) => store.unlock(lock).await,
         }
     }
 
@@ -393,6 +437,41 @@ pub(crate) mod contract {
         a_replace_never_overwrites_a_newer_record(store).await;
         every_session_of_a_user_or_sid_ends_at_once(store).await;
         a_claim_is_had_once_until_released(store).await;
+        a_lock_is_its_owners_alone(store).await;
+    }
+
+    pub async fn a_lock_is_its_owners_alone(store: &Store) {
+        let key = format!("test-{}", Id::default());
+        let ttl = Duration::from_secs(60);
+        let first = store.lock(&key, ttl).await.expect("lock").expect("free");
+        assert!(store.lock(&key, ttl).await.expect("lock").is_none(), "held");
+        assert!(store.extend(&first, ttl).await.expect("extend"));
+        store.unlock(&first).await.expect("unlock");
+        let second = store
+            .lock(&key, ttl)
+            .await
+            .expect("lock")
+            .expect("released");
+        assert!(
+            !store.extend(&first, ttl).await.expect("extend"),
+            "not its owner"
+        );
+        store.unlock(&first).await.expect("unlock");
+        assert!(
+            store.lock(&key, ttl).await.expect("lock").is_none(),
+            "a former owner's release leaves the new owner's lock alone"
+        );
+        store.unlock(&second).await.expect("unlock");
+
+        let short = store
+            .lock(&key, Duration::from_millis(1))
+            .await
+            .expect("lock")
+            .expect("free");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!store.extend(&short, ttl).await.expect("extend"), "expired");
+        let taken_over = store.lock(&key, ttl).await.expect("lock");
+        assert!(taken_over.is_some(), "an expired lock is free again");
     }
 
     pub async fn a_claim_is_had_once_until_released(store: &Store) {

@@ -4,7 +4,8 @@
 //!
 //! Keys: `session:{id}` holds the record and expires with it;
 //! `subject:{sub}` and `sid:{sid}` are sets of session ids, kept at least as
-//! long as their longest-lived member; `claim:{key}` is a short lock.
+//! long as their longest-lived member; `claim:{key}` is a one-time claim;
+//! `lock:{key}` a lock, holding its owner.
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store;
 
-use super::{backend, encode, Index};
+use super::{backend, encode, Index, Lock};
 
 /// How long one command may wait for Redis before the request gets a 503.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -65,6 +66,32 @@ end
 redis.call('DEL', KEYS[1])
 return ended
 "#;
+
+/// Extends a lock if its owner still holds it. KEYS: the lock. ARGV: the
+/// owner, the new ttl in ms.
+const EXTEND_LOCK: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"#;
+
+/// Releases a lock if its owner still holds it. KEYS: the lock. ARGV: the
+/// owner.
+const UNLOCK: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
+fn lock_key(lock: &Lock) -> String {
+    format!("lock:{}", lock.key)
+}
+
+fn millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+}
 
 fn session_key(id: &Id) -> String {
     format!("session:{id}")
@@ -207,6 +234,43 @@ impl Redis {
             .await
             .map_err(backend)?;
         Ok(taken.is_some())
+    }
+
+    pub async fn lock(&self, lock: &Lock, ttl: Duration) -> session_store::Result<bool> {
+        let taken: Option<String> = self
+            .client
+            .set(
+                lock_key(lock),
+                lock.owner.as_str(),
+                Some(Expiration::PX(millis(ttl))),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await
+            .map_err(backend)?;
+        Ok(taken.is_some())
+    }
+
+    pub async fn extend(&self, lock: &Lock, ttl: Duration) -> session_store::Result<bool> {
+        let extended: i64 = self
+            .client
+            .eval(
+                EXTEND_LOCK,
+                vec![lock_key(lock)],
+                vec![lock.owner.clone(), millis(ttl).to_string()],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(extended == 1)
+    }
+
+    pub async fn unlock(&self, lock: &Lock) -> session_store::Result<()> {
+        let _: i64 = self
+            .client
+            .eval(UNLOCK, vec![lock_key(lock)], vec![lock.owner.clone()])
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     pub async fn is_claimed(&self, key: &str) -> session_store::Result<bool> {

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store;
 
-use super::{backend, encode, Index};
+use super::{backend, encode, Index, Lock};
 
 #[derive(Clone, Debug)]
 pub(super) struct Sqlite {
@@ -18,6 +18,11 @@ pub(super) struct Sqlite {
 
 fn now_millis() -> i64 {
     i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// `ttl` after `now`, in milliseconds.
+fn until(now: i64, ttl: Duration) -> i64 {
+    now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Sqlite {
@@ -38,6 +43,11 @@ impl Sqlite {
             "create index if not exists sessions_sid on sessions (sid)",
             "create table if not exists claims (
                 key text primary key not null,
+                expires_at_ms integer not null
+            )",
+            "create table if not exists locks (
+                key text primary key not null,
+                owner text not null,
                 expires_at_ms integer not null
             )",
         ] {
@@ -162,7 +172,7 @@ impl Sqlite {
 
     pub async fn claim(&self, key: &str, ttl: Duration) -> session_store::Result<bool> {
         let now = now_millis();
-        let until = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let until = until(now, ttl);
         let taken = sqlx::query(
             "insert into claims (key, expires_at_ms) values (?, ?)
              on conflict (key) do update set expires_at_ms = excluded.expires_at_ms
@@ -175,6 +185,50 @@ impl Sqlite {
         .await
         .map_err(backend)?;
         Ok(taken.rows_affected() > 0)
+    }
+
+    pub async fn lock(&self, lock: &Lock, ttl: Duration) -> session_store::Result<bool> {
+        let now = now_millis();
+        let taken = sqlx::query(
+            "insert into locks (key, owner, expires_at_ms) values (?, ?, ?)
+             on conflict (key) do update
+             set owner = excluded.owner, expires_at_ms = excluded.expires_at_ms
+             where locks.expires_at_ms <= ?",
+        )
+        .bind(&lock.key)
+        .bind(&lock.owner)
+        .bind(until(now, ttl))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(taken.rows_affected() > 0)
+    }
+
+    pub async fn extend(&self, lock: &Lock, ttl: Duration) -> session_store::Result<bool> {
+        let now = now_millis();
+        let extended = sqlx::query(
+            "update locks set expires_at_ms = ?
+             where key = ? and owner = ? and expires_at_ms > ?",
+        )
+        .bind(until(now, ttl))
+        .bind(&lock.key)
+        .bind(&lock.owner)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(extended.rows_affected() > 0)
+    }
+
+    pub async fn unlock(&self, lock: &Lock) -> session_store::Result<()> {
+        sqlx::query("delete from locks where key = ? and owner = ?")
+            .bind(&lock.key)
+            .bind(&lock.owner)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     pub async fn is_claimed(&self, key: &str) -> session_store::Result<bool> {
@@ -203,11 +257,13 @@ impl Sqlite {
             .execute(&self.pool)
             .await
             .map_err(backend)?;
-        sqlx::query("delete from claims where expires_at_ms <= ?")
-            .bind(now_millis())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
+        for table in ["claims", "locks"] {
+            sqlx::query(&format!("delete from {table} where expires_at_ms <= ?"))
+                .bind(now_millis())
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+        }
         Ok(())
     }
 }
