@@ -374,3 +374,53 @@ async fn an_access_token_said_to_live_for_ever_signs_in_without_a_panic() {
         assert!(year <= this_year + 1, "read as a year at most: {expires}");
     }
 }
+
+#[tokio::test]
+async fn a_bloated_answer_is_refused_not_read_whole() {
+    // A megabyte and more: no token or userinfo answer is that large.
+    let bloat = (1 << 20) + 1;
+    assert_rejected(
+        "bloated token response",
+        |b| b.token_padding = bloat,
+        StatusCode::BAD_GATEWAY,
+        "token_endpoint",
+    )
+    .await;
+    assert_rejected(
+        "bloated userinfo",
+        |b| b.userinfo = json!({"name": "x".repeat(bloat)}),
+        StatusCode::BAD_GATEWAY,
+        "userinfo",
+    )
+    .await;
+    // Just under the cap is read as usual.
+    let (status, page, ..) = login_with(|b| b.token_padding = (1 << 20) - 4096).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+}
+
+#[tokio::test]
+async fn a_discovery_document_that_points_elsewhere_is_refused() {
+    for (endpoint, elsewhere) in [
+        ("token_endpoint", "http://tokens.example/token"),
+        ("revocation_endpoint", "http://revoke.example/revoke"),
+        ("jwks_uri", "http://keys.example/jwks"),
+    ] {
+        let (logs, _guard) = Logs::capture();
+        let provider = TestProvider::start().await;
+        provider.behave(|b| {
+            b.discovery_edit = Some(Arc::new(move |document: &mut Value| {
+                document[endpoint] = json!(elsewhere);
+            }))
+        });
+        let app = TestApp::start_with(provider.issuer(), &[]).await;
+        let said = format!("its {endpoint} is not https");
+        support::wait_until(&said, || logs.text().contains(&said)).await;
+        assert!(!app.auth.is_provider_discovered(), "{endpoint}");
+        let login = app.browser().get("/login").await;
+        assert_eq!(
+            login.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{endpoint}"
+        );
+    }
+}

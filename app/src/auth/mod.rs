@@ -34,7 +34,6 @@ mod user_api;
 
 use std::sync::Arc;
 
-use openidconnect::reqwest;
 use tower_sessions::SessionManagerLayer;
 
 pub use clock::Clock;
@@ -51,7 +50,7 @@ pub(crate) use profile::reload as reload_profile;
 pub(crate) use session::{rfc3339, UserSession};
 pub(crate) use tokens::{current, Current};
 
-use provider::{Provider, ProviderHandle};
+use provider::{Provider, ProviderHandle, ProviderHttp};
 use tokens::Refresher;
 
 /// A cheap handle to the BFF, shared by routes and server functions.
@@ -61,7 +60,7 @@ pub struct Auth(Arc<Inner>);
 struct Inner {
     settings: AuthSettings,
     store: Store,
-    http: reqwest::Client,
+    http: ProviderHttp,
     provider: ProviderHandle,
     refresher: Refresher,
 }
@@ -70,13 +69,8 @@ impl Auth {
     /// Builds the handle and starts discovering the provider in the background:
     /// the app serves guests while the provider is unreachable.
     pub fn start(settings: AuthSettings, store: Store) -> Result<Self, AuthError> {
-        let http = reqwest::Client::builder()
-            // Following redirects would let a provider point our server at any URL.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.provider_timeout)
-            .timeout(settings.provider_timeout)
-            .build()
-            .map_err(|_| AuthError::HttpClient)?;
+        let http =
+            ProviderHttp::new(settings.provider_timeout).map_err(|_| AuthError::HttpClient)?;
         let provider = ProviderHandle::discover_in_background(settings.clone(), http.clone());
         let store = store.remembering_for(settings.session_cache_ttl);
         Ok(Self(Arc::new(Inner {
@@ -117,7 +111,7 @@ impl Auth {
         &self.0.store
     }
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
+    pub(crate) fn http(&self) -> &ProviderHttp {
         &self.0.http
     }
 

@@ -101,6 +101,135 @@ type TokenError = RequestTokenError<
     StandardErrorResponse<CoreErrorResponseType>,
 >;
 
+/// The most any answer of the provider may weigh: a discovery document, a
+/// key set, a token or userinfo response is a few kilobytes.
+const MAX_BODY: usize = 1 << 20;
+
+/// The HTTP client of every call to the provider: it follows no redirect
+/// (which would let a provider point this server at any URL), gives up after
+/// `provider_timeout`, and reads at most [`MAX_BODY`] of any answer.
+#[derive(Clone)]
+pub(crate) struct ProviderHttp(reqwest::Client);
+
+impl ProviderHttp {
+    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .build()
+            .map(Self)
+    }
+}
+
+type HttpError = HttpClientError<reqwest::Error>;
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for ProviderHttp {
+    type Error = HttpError;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<openidconnect::HttpResponse, HttpError>>
+                + Send
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let request = reqwest::Request::try_from(request).map_err(Box::new)?;
+            let mut response = self.0.execute(request).await.map_err(Box::new)?;
+            let mut answer = openidconnect::http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            for (name, value) in response.headers() {
+                answer = answer.header(name, value);
+            }
+            let body = read_capped(&mut response).await?;
+            answer.body(body).map_err(HttpClientError::Http)
+        })
+    }
+}
+
+/// The body of `response`, or an error past [`MAX_BODY`] bytes, however
+/// the provider sends it (with a length, or chunked without one).
+async fn read_capped(response: &mut reqwest::Response) -> Result<Vec<u8>, HttpError> {
+    let too_large = || HttpClientError::Other("the provider's answer is too large".to_owned());
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_BODY as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Box::new)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Where the provider's discovery document may send this server (and the
+/// browser): every endpoint over https, unless the issuer and the endpoint
+/// are both on this machine; for an Authgear-hosted issuer, every endpoint on
+/// the issuer's own origin. A document that points elsewhere would send the
+/// client secret or the tokens there.
+fn check_endpoints<'a>(
+    issuer: &url::Url,
+    authgear_hosted: bool,
+    endpoints: impl IntoIterator<Item = (&'static str, &'a url::Url)>,
+) -> Result<(), String> {
+    let on_this_machine = |url: &url::Url| url.host().is_some_and(|host| super::is_loopback(&host));
+    for (name, endpoint) in endpoints {
+        let secure = endpoint.scheme() == "https"
+            || (endpoint.scheme() == "http"
+                && on_this_machine(issuer)
+                && on_this_machine(endpoint));
+        if !secure {
+            return Err(format!("its {name} is not https: {endpoint}"));
+        }
+        if authgear_hosted && endpoint.origin() != issuer.origin() {
+            return Err(format!(
+                "its {name} is not on the issuer's origin: {endpoint}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// [`ProviderHttp`] for discovery: the key set's URL, which the document
+/// names, passes [`check_endpoints`] before anything is sent there.
+struct DiscoveryHttp<'a> {
+    http: &'a ProviderHttp,
+    settings: &'a AuthSettings,
+    discovery_url: url::Url,
+}
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for DiscoveryHttp<'_> {
+    type Error = HttpError;
+    type Future = <ProviderHttp as openidconnect::AsyncHttpClient<'c>>::Future;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        let checked = url::Url::parse(&request.uri().to_string())
+            .map_err(|error| error.to_string())
+            .and_then(|target| {
+                if target == self.discovery_url {
+                    return Ok(());
+                }
+                check_endpoints(
+                    self.settings.issuer.url(),
+                    self.settings.is_authgear_hosted(),
+                    [("jwks_uri", &target)],
+                )
+            });
+        match checked {
+            Ok(()) => self.http.call(request),
+            Err(reason) => Box::pin(std::future::ready(Err(HttpClientError::Other(reason)))),
+        }
+    }
+}
+
 /// The provider's signing keys, and how many times they have been fetched.
 struct Keys {
     set: CoreJsonWebKeySet,
@@ -125,12 +254,56 @@ pub(crate) struct Provider {
 }
 
 impl Provider {
-    async fn discover(settings: &AuthSettings, http: &reqwest::Client) -> Result<Self, String> {
+    async fn discover(settings: &AuthSettings, http: &ProviderHttp) -> Result<Self, String> {
+        // Discovery fetches the key set from where the document says: the
+        // same rule applies to it before the request is sent.
+        let guarded = DiscoveryHttp {
+            http,
+            settings,
+            discovery_url: settings
+                .issuer
+                .join(".well-known/openid-configuration")
+                .map_err(|error| error.to_string())?,
+        };
         // The discovery document is public: its errors may be logged as they are.
-        let metadata = Metadata::discover_async(settings.issuer.clone(), http)
+        let metadata = Metadata::discover_async(settings.issuer.clone(), &guarded)
             .await
             .map_err(|error| error_chain(&error))?;
         let extra = metadata.additional_metadata().clone();
+        let endpoints = [
+            (
+                "authorization_endpoint",
+                Some(metadata.authorization_endpoint().url()),
+            ),
+            (
+                "token_endpoint",
+                metadata.token_endpoint().map(|url| url.url()),
+            ),
+            (
+                "userinfo_endpoint",
+                metadata.userinfo_endpoint().map(|url| url.url()),
+            ),
+            ("jwks_uri", Some(metadata.jwks_uri().url())),
+            (
+                "revocation_endpoint",
+                extra
+                    .additional_metadata
+                    .revocation_endpoint
+                    .as_ref()
+                    .map(|url| url.url()),
+            ),
+            (
+                "end_session_endpoint",
+                extra.end_session_endpoint.as_ref().map(|url| url.url()),
+            ),
+        ];
+        check_endpoints(
+            settings.issuer.url(),
+            settings.is_authgear_hosted(),
+            endpoints
+                .into_iter()
+                .filter_map(|(name, url)| Some((name, url?))),
+        )?;
         let jwks_uri = metadata.jwks_uri().clone();
         let jwks = metadata.jwks().clone();
         let redirect_url =
@@ -167,7 +340,7 @@ impl Provider {
     /// Exchanges an authorization code (with its PKCE verifier) for tokens.
     pub async fn exchange_code(
         &self,
-        http: &reqwest::Client,
+        http: &ProviderHttp,
         code: AuthorizationCode,
         pkce_verifier: PkceCodeVerifier,
     ) -> Result<CoreTokenResponse, Upstream> {
@@ -183,7 +356,7 @@ impl Provider {
     /// Spends a refresh token for new tokens.
     pub async fn refresh(
         &self,
-        http: &reqwest::Client,
+        http: &ProviderHttp,
         refresh_token: &RefreshToken,
     ) -> Result<CoreTokenResponse, Upstream> {
         self.client
@@ -198,7 +371,7 @@ impl Provider {
     /// but `subject` is refused.
     pub async fn userinfo(
         &self,
-        http: &reqwest::Client,
+        http: &ProviderHttp,
         access_token: &AccessToken,
         subject: Option<&str>,
     ) -> Result<UserinfoClaims, Upstream> {
@@ -224,7 +397,7 @@ impl Provider {
     /// refuses any `http` endpoint, the local development provider's included.
     pub async fn revoke(
         &self,
-        http: &reqwest::Client,
+        http: &ProviderHttp,
         refresh_token: &RefreshToken,
     ) -> Result<bool, Upstream> {
         let Some(url) = &self.revocation else {
@@ -234,6 +407,7 @@ impl Provider {
             url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
         };
         let response = http
+            .0
             .post(url.url().clone())
             // RFC 6749 §2.3.1: credentials are form-encoded before Basic encoding.
             .basic_auth(
@@ -260,7 +434,7 @@ impl Provider {
     /// the logins that meet the new key, and rate-limited) and check once more.
     pub async fn verify<T>(
         &self,
-        http: &reqwest::Client,
+        http: &ProviderHttp,
         check: impl Fn(&CoreIdTokenVerifier<'static>) -> Result<T, ClaimsVerificationError>,
     ) -> Result<T, IdTokenProblem> {
         let (verifier, generation) = self.id_token_verifier();
@@ -279,7 +453,7 @@ impl Provider {
     /// its claims.
     pub async fn verify_refreshed(
         &self,
-        http: &reqwest::Client,
+        http: &ProviderHttp,
         id_token: &CoreIdToken,
         subject: Option<&str>,
     ) -> Result<serde_json::Value, IdTokenProblem> {
@@ -302,7 +476,7 @@ impl Provider {
     /// `types`. Its claims are the caller's to check.
     pub async fn verify_signed_claims(
         &self,
-        http: &reqwest::Client,
+        http: &ProviderHttp,
         token: &str,
         types: &[&str],
     ) -> Result<serde_json::Value, IdTokenProblem> {
@@ -397,7 +571,7 @@ impl Provider {
 
     /// True if the keys changed since `seen`: fetched now, or by another
     /// login while this one waited.
-    async fn refetch_jwks(&self, http: &reqwest::Client, seen: u64) -> bool {
+    async fn refetch_jwks(&self, http: &ProviderHttp, seen: u64) -> bool {
         let mut last = self.refetch.lock().await;
         if self.generation() != seen {
             return true;
@@ -505,7 +679,7 @@ pub(crate) struct ProviderHandle(watch::Receiver<Option<Arc<Provider>>>);
 impl ProviderHandle {
     /// Starts discovery in a task that retries with a growing delay, so the
     /// app starts and serves guests while the provider is down.
-    pub fn discover_in_background(settings: AuthSettings, http: reqwest::Client) -> Self {
+    pub fn discover_in_background(settings: AuthSettings, http: ProviderHttp) -> Self {
         let (sender, receiver) = watch::channel(None);
         tokio::spawn(async move {
             let mut delay = Duration::from_secs(1);
@@ -555,4 +729,49 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> url::Url {
+        url::Url::parse(text).expect("url")
+    }
+
+    #[test]
+    fn endpoints_must_be_https_and_authgear_s_on_its_own_origin() {
+        let check = |issuer: &str, authgear: bool, endpoint: &str| {
+            check_endpoints(&url(issuer), authgear, [("token_endpoint", &url(endpoint))])
+        };
+        let authgear = "https://myapp.authgear.cloud";
+        assert!(check(authgear, true, "https://myapp.authgear.cloud/oauth2/token").is_ok());
+        for elsewhere in [
+            "https://evil.example/token",
+            "https://other.authgear.cloud/oauth2/token",
+            "https://myapp.authgear.cloud:8443/oauth2/token",
+            "http://myapp.authgear.cloud/oauth2/token",
+        ] {
+            let refused = check(authgear, true, elsewhere).expect_err(elsewhere);
+            assert!(refused.contains("token_endpoint"), "{refused}");
+        }
+        // Another provider may keep its endpoints on other hosts, over https.
+        assert!(check(
+            "https://idp.example",
+            false,
+            "https://api.idp.example/token"
+        )
+        .is_ok());
+        assert!(check("https://idp.example", false, "http://api.idp.example/token").is_err());
+        // Plain http only from this machine to this machine.
+        assert!(check(
+            "http://127.0.0.1:4000",
+            false,
+            "http://127.0.0.1:4000/token"
+        )
+        .is_ok());
+        assert!(check("http://localhost:4000", false, "http://[::1]:4001/token").is_ok());
+        assert!(check("http://127.0.0.1:4000", false, "http://evil.example/token").is_err());
+        assert!(check("https://idp.example", false, "http://127.0.0.1/token").is_err());
+    }
 }

@@ -101,17 +101,8 @@ impl AuthSettings {
     /// `Some(false)` never, `None` when the issuer is an Authgear-hosted
     /// domain or the local development provider (which has a stand-in page).
     pub fn with_account_settings(mut self, shown: Option<bool>) -> Self {
-        let host = self
-            .issuer
-            .url()
-            .host_str()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let authgear_hosted = [".authgear.cloud", ".authgearapps.com"]
-            .iter()
-            .any(|suffix| host.ends_with(suffix));
         self.account_settings = shown
-            .unwrap_or(authgear_hosted || self.is_local_provider())
+            .unwrap_or(self.is_authgear_hosted() || self.is_local_provider())
             .then(|| {
                 Url::parse(&format!(
                     "{}/settings",
@@ -121,6 +112,19 @@ impl AuthSettings {
             })
             .flatten();
         self
+    }
+
+    /// The issuer is a project on Authgear's own cloud.
+    pub fn is_authgear_hosted(&self) -> bool {
+        let host = self
+            .issuer
+            .url()
+            .host_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        [".authgear.cloud", ".authgearapps.com"]
+            .iter()
+            .any(|suffix| host.ends_with(suffix))
     }
 
     pub fn redirect_url(&self) -> String {

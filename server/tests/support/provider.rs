@@ -128,6 +128,10 @@ pub struct Behaviour {
     pub userinfo_down: bool,
     /// The issuer the discovery document claims.
     pub discovery_issuer: Option<String>,
+    /// Edits the discovery document before it is served.
+    pub discovery_edit: Option<ClaimsEdit>,
+    /// The token endpoint pads its answers with this many bytes.
+    pub token_padding: usize,
     /// `prompt_values_supported` in discovery (absent when empty, as Authgear's).
     pub prompt_values: Vec<&'static str>,
 }
@@ -157,6 +161,8 @@ impl Default for Behaviour {
             refresh_id_token: false,
             refresh_id_claims: None,
             discovery_issuer: None,
+            discovery_edit: None,
+            token_padding: 0,
             userinfo_down: false,
             prompt_values: Vec::new(),
         }
@@ -406,6 +412,10 @@ impl TestProvider {
         if let Some(edit) = id_token {
             response["id_token"] = json!(self.id_token(nonce, &access_token, edit));
         }
+        let padding = self.behaviour().token_padding;
+        if padding > 0 {
+            response["padding"] = json!("x".repeat(padding));
+        }
         response
     }
 
@@ -487,6 +497,9 @@ async fn discovery(State(provider): State<TestProvider>) -> Json<Value> {
     let prompt_values = provider.behaviour().prompt_values;
     if !prompt_values.is_empty() {
         document["prompt_values_supported"] = json!(prompt_values);
+    }
+    if let Some(edit) = provider.behaviour().discovery_edit {
+        edit(&mut document);
     }
     Json(document)
 }
