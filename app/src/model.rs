@@ -143,6 +143,9 @@ pub enum ApiError {
     Forbidden { role: String },
     #[error("The identity provider is unavailable right now. Please try again in a moment.")]
     Unavailable,
+    /// This session asked for provider-backed actions too often (429).
+    #[error("Too many requests. Please wait a moment and try again.")]
+    TooManyRequests,
     /// Something on the server failed (its store, its setup); the log says what.
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,

@@ -61,6 +61,48 @@ async fn api(browser: &Browser) -> reqwest::Response {
 }
 
 #[tokio::test]
+async fn a_session_cannot_make_the_app_hammer_the_provider() {
+    let (provider, app, browser) = setup().await;
+    browser.login().await;
+    let calls = provider.requests("/userinfo").len();
+    // A burst of five goes through; the limit refills at two a second, so
+    // twenty calls in a row meet it however slowly they run.
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        let response = api(&browser).await;
+        answers.push((response.status(), response.json::<Value>().await.unwrap()));
+    }
+    let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert!(
+        answers[..5].iter().all(|(s, _)| *s == StatusCode::OK),
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|answer| *answer == (StatusCode::TOO_MANY_REQUESTS, json!("TooManyRequests"))),
+        "{answers:?}"
+    );
+    assert_eq!(
+        provider.requests("/userinfo").len(),
+        calls + ok,
+        "only the allowed calls reached the provider"
+    );
+    let mut reloads = Vec::new();
+    for _ in 0..20 {
+        reloads.push(browser.server_fn("reload_profile").await.status());
+    }
+    assert!(
+        reloads.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "the same limit: {reloads:?}"
+    );
+    // Another session is not held back.
+    let other = app.browser();
+    other.login().await;
+    assert_eq!(api(&other).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn sign_up_opens_the_sign_up_page_without_prompt_create() {
     let (provider, _app, browser) = setup().await;
     let callback = browser.start_login("/signup").await;

@@ -43,6 +43,8 @@ pub enum AuthError {
     StepUp(StepUpProblem),
     #[error("the user has no way to sign in again")]
     CannotReauthenticate,
+    #[error("the session asked the provider too often")]
+    TooManyRequests,
 }
 
 /// Why a step-up sign-in (`prompt=login`) was not accepted.
@@ -159,6 +161,7 @@ impl AuthError {
             | InvalidIdToken(_)
             | StepUp(StepUpProblem::NotFresh) => StatusCode::BAD_GATEWAY,
             ProviderUnavailable | SessionStore | HttpClient => StatusCode::SERVICE_UNAVAILABLE,
+            TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -216,6 +219,7 @@ impl AuthError {
             CannotReauthenticate => {
                 "Your account has no password or other sign-in method to confirm it's you with.".into()
             }
+            TooManyRequests => "Too many requests. Please wait a moment and try again.".into(),
         }
     }
 
@@ -243,6 +247,7 @@ impl AuthError {
             HttpClient => "http_client",
             StepUp(_) => "step_up",
             CannotReauthenticate => "cannot_reauthenticate",
+            TooManyRequests => "too_many_requests",
         }
     }
 
@@ -263,6 +268,7 @@ impl From<AuthError> for crate::model::ApiError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::SessionStore | AuthError::HttpClient => Self::Internal,
+            AuthError::TooManyRequests => Self::TooManyRequests,
             _ => Self::Unavailable,
         }
     }

@@ -22,6 +22,7 @@ mod error;
 mod events;
 mod flow;
 mod guard;
+mod limits;
 mod logout;
 mod profile;
 mod provider;
@@ -63,6 +64,7 @@ struct Inner {
     http: ProviderHttp,
     provider: ProviderHandle,
     refresher: Refresher,
+    limits: limits::ActionLimits,
 }
 
 impl Auth {
@@ -79,6 +81,7 @@ impl Auth {
             http,
             provider,
             refresher: Refresher::default(),
+            limits: limits::ActionLimits::default(),
         })))
     }
 
@@ -121,5 +124,17 @@ impl Auth {
 
     pub(crate) fn refresher(&self) -> &Refresher {
         &self.0.refresher
+    }
+
+    /// Counts one provider-backed action of session `id`; refuses it past
+    /// the session's limit.
+    pub(crate) fn limit_action(
+        &self,
+        id: Option<tower_sessions::session::Id>,
+    ) -> Result<(), AuthError> {
+        match id {
+            Some(id) if !self.0.limits.allow(&id) => Err(AuthError::TooManyRequests),
+            _ => Ok(()),
+        }
     }
 }

@@ -23,6 +23,7 @@ pub(crate) async fn reload(
     let Some(id) = session.id() else {
         return Ok(None);
     };
+    auth.limit_action(Some(id))?;
     Ok(refetch(auth, &id, user).await?.map(|_| ()))
 }
 

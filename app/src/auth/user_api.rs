@@ -43,6 +43,7 @@ async fn call(auth: &Auth, session: &Session) -> Result<Option<ApiCall>, AuthErr
     let Current::SignedIn(user) = tokens::current(auth, session).await? else {
         return Ok(None);
     };
+    auth.limit_action(session.id())?;
     let userinfo = profile::fetch(auth, &user.tokens.access_token, user.subject()).await?;
     let response = serde_json::to_string_pretty(&userinfo)
         .ok()
