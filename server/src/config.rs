@@ -41,6 +41,25 @@ pub enum SessionStoreConfig {
 }
 
 impl SessionStoreConfig {
+    /// True for a plain `redis://` connection to another machine: sessions
+    /// (and the password, if any) would cross the network unencrypted.
+    pub fn is_plain_redis_to_another_host(&self) -> bool {
+        match self {
+            Self::Sqlite(_) => false,
+            Self::Redis(url) => {
+                // `redis://` is not a scheme the URL standard knows: its host
+                // is kept as text, IP addresses included.
+                let host = url.host_str().unwrap_or_default();
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let loopback = host.eq_ignore_ascii_case("localhost")
+                    || host
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback());
+                url.scheme() == "redis" && !loopback
+            }
+        }
+    }
+
     /// The store for messages: the path, or the Redis host without credentials.
     pub fn describe(&self) -> String {
         match self {
@@ -785,6 +804,26 @@ mod tests {
             );
             assert!(message.contains(hint), "{message}");
         }
+    }
+
+    #[test]
+    fn plain_redis_is_only_quiet_on_this_machine() {
+        let plain = |url: &str| {
+            config(&[("REDIS_URL", url)])
+                .expect("valid")
+                .session_store
+                .is_plain_redis_to_another_host()
+        };
+        assert!(plain("redis://cache.internal:6379/0"));
+        assert!(plain("redis://:secret@10.0.0.5"));
+        assert!(!plain("rediss://cache.internal:6380/0"));
+        assert!(!plain("redis://127.0.0.1:6379"));
+        assert!(!plain("redis://localhost"));
+        assert!(!plain("redis://[::1]:6379"));
+        assert!(!config(&[])
+            .expect("valid")
+            .session_store
+            .is_plain_redis_to_another_host());
     }
 
     #[test]

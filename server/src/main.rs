@@ -63,6 +63,12 @@ async fn run() -> Result<(), String> {
             "signing in with the LOCAL DEVELOPMENT PROVIDER; set AUTHGEAR_DOMAIN in .env to use Authgear"
         );
     }
+    if config.session_store.is_plain_redis_to_another_host() {
+        tracing::warn!(
+            store = %config.session_store.describe(),
+            "REDIS_URL is plain redis:// to another host: sessions cross the network unencrypted; use rediss://"
+        );
+    }
     let store = match &config.session_store {
         SessionStoreConfig::Sqlite(path) => Store::sqlite(path).await,
         SessionStoreConfig::Redis(url) => Store::redis(url.as_str()).await,

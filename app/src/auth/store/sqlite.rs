@@ -20,6 +20,24 @@ fn now_millis() -> i64 {
     i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// Creates the database file readable and writable by this user alone
+/// (0600), or makes an existing one so: it holds every session. SQLite
+/// gives its journal files the database file's mode.
+fn own_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::info!(path = %path.display(), "the session database was readable by others; it is now its owner's alone");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
 /// `ttl` after `now`, in milliseconds.
 fn until(now: i64, ttl: Duration) -> i64 {
     now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
@@ -27,6 +45,7 @@ fn until(now: i64, ttl: Duration) -> i64 {
 
 impl Sqlite {
     pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
+        own_file(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true);
@@ -286,6 +305,23 @@ mod tests {
     async fn keeps_the_store_contract() {
         let (store, _dir) = store().await;
         contract::holds(&store).await;
+    }
+
+    #[tokio::test]
+    async fn the_database_is_its_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_store, dir) = store().await;
+        let path = dir.path().join("sessions.db");
+        let mode = |path: &std::path::Path| {
+            std::fs::metadata(path).expect("file").permissions().mode() & 0o777
+        };
+        assert_eq!(mode(&path), 0o600, "created so");
+
+        let older = dir.path().join("older.db");
+        std::fs::write(&older, b"").expect("file");
+        std::fs::set_permissions(&older, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        Store::sqlite(&older).await.expect("store");
+        assert_eq!(mode(&older), 0o600, "made so");
     }
 
     #[tokio::test]
