@@ -74,7 +74,9 @@ impl Auth {
         let http =
             ProviderHttp::new(settings.provider_timeout).map_err(|_| AuthError::HttpClient)?;
         let provider = ProviderHandle::discover_in_background(settings.clone(), http.clone());
-        let store = store.remembering_for(settings.session_cache_ttl);
+        let store = store
+            .remembering_for(settings.session_cache_ttl)
+            .sealed_with(settings.cookie_key.master());
         Ok(Self(Arc::new(Inner {
             settings,
             store,

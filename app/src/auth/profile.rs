@@ -40,7 +40,7 @@ pub(crate) async fn catch_up(
     let Some(id) = session.id() else {
         return user;
     };
-    let claim = format!("profile:{id}");
+    let claim = format!("profile:{}", super::Store::key_of(&id));
     if !matches!(
         auth.store()
             .claim(&claim, auth.settings().refresh_retry_after)

@@ -53,7 +53,7 @@ use tracing::Instrument;
 
 use super::error::Upstream;
 use super::session::{self, UserSession};
-use super::store::Lock;
+use super::store::{Lock, Store};
 use super::{logout, profile, Auth, AuthError};
 use crate::model::TokenMeta;
 
@@ -398,7 +398,7 @@ async fn refresh_once_across_instances(
     id: &Id,
     refresh_token: RefreshToken,
 ) -> Outcome {
-    let key = format!("refresh:{id}");
+    let key = format!("refresh:{}", Store::key_of(id));
     let ttl = auth.settings().refresh_lock_ttl;
     // A wait bounded by one provider call and one holder that dies.
     let deadline = Instant::now() + auth.settings().provider_timeout + ttl * 2;

@@ -14,9 +14,12 @@
 //! - **What was just read is remembered for at most a second** ([`recent`]),
 //!   and forgotten as soon as any write through this store completes (or is
 //!   abandoned).
+//! - **A reader of the store learns nothing it could use** ([`seal`]):
+//!   records are filed under a hash of the session id and sealed.
 
 mod recent;
 mod redis;
+mod seal;
 mod sqlite;
 
 use std::path::Path;
@@ -30,12 +33,14 @@ use tower_sessions::session_store::{self, SessionStore};
 
 use super::session::{self, UserSession};
 pub(crate) use recent::Recent;
+use seal::Seal;
 
 /// The session store the app was configured with.
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
     recent: Arc<Recent<UserSession>>,
+    seal: Seal,
 }
 
 impl std::fmt::Debug for Store {
@@ -101,6 +106,7 @@ impl Store {
         Self {
             backend,
             recent: Arc::new(Recent::new(recent::MAX_TTL)),
+            seal: Seal::random(),
         }
     }
 
@@ -108,9 +114,52 @@ impl Store {
     /// second; zero: not at all). Clones share what they remember.
     pub fn remembering_for(self, ttl: Duration) -> Self {
         Self {
-            backend: self.backend,
             recent: Arc::new(Recent::new(ttl)),
+            ..self
         }
+    }
+
+    /// The same store, sealing records with a key derived from `secret`
+    /// (`APP_SECRET_KEY`): every instance that shares the store must share
+    /// the secret, and a new secret leaves every stored session unreadable,
+    /// so those users sign in again.
+    pub fn sealed_with(self, secret: &[u8]) -> Self {
+        Self {
+            seal: Seal::derived_from(secret),
+            ..self
+        }
+    }
+
+    /// What the store files session `id` under, for names of locks and
+    /// claims about it: never the id itself, which is the cookie's value.
+    pub(crate) fn key_of(id: &Id) -> String {
+        Seal::key_of(id)
+    }
+
+    /// `record` as the backends keep it.
+    fn seal(&self, record: &Record) -> session_store::Result<Sealed> {
+        let text = serde_json::to_vec(record)
+            .ok()
+            .and_then(|plain| self.seal.seal(&plain))
+            .ok_or_else(|| {
+                session_store::Error::Encode("the session record could not be sealed".into())
+            })?;
+        Ok(Sealed {
+            key: Seal::key_of(&record.id),
+            text,
+            expires_at: record.expiry_date,
+        })
+    }
+
+    /// The record sealed as `text`. Neither the decoder's message nor the
+    /// text is kept: they may quote the record.
+    fn open(&self, text: &str) -> session_store::Result<Record> {
+        self.seal
+            .open(text)
+            .and_then(|plain| serde_json::from_slice(&plain).ok())
+            .ok_or_else(|| {
+                session_store::Error::Decode("the stored session record is unreadable".into())
+            })
     }
 
     /// Sessions read in the last moment on this instance.
@@ -132,23 +181,28 @@ impl Store {
             return Ok(false);
         }
         let index = session::index_of(record);
+        let sealed = self.seal(record)?;
         let _forget = self.recent.forgetting(record.id);
         match &self.backend {
-            Backend::Sqlite(store) => store.update_if_present(record, &index).await,
-            Backend::Redis(store) => store.update_if_present(record, &index).await,
+            Backend::Sqlite(store) => store.update_if_present(&sealed, &index).await,
+            Backend::Redis(store) => store.update_if_present(&sealed, &index).await,
         }
     }
 
     /// The record of session `id` and its stored form, for [`Self::replace`].
     pub(crate) async fn fetch(&self, id: &Id) -> session_store::Result<Option<(Record, String)>> {
+        self.fetch_key(&Seal::key_of(id)).await
+    }
+
+    async fn fetch_key(&self, key: &str) -> session_store::Result<Option<(Record, String)>> {
         let stored = match &self.backend {
-            Backend::Sqlite(store) => store.fetch(id).await?,
-            Backend::Redis(store) => store.fetch(id).await?,
+            Backend::Sqlite(store) => store.fetch(key).await?,
+            Backend::Redis(store) => store.fetch(key).await?,
         };
         let Some(text) = stored else {
             return Ok(None);
         };
-        let record = decode(&text)?;
+        let record = self.open(&text)?;
         Ok((record.expiry_date > OffsetDateTime::now_utc()).then_some((record, text)))
     }
 
@@ -164,10 +218,11 @@ impl Store {
             return Ok(false);
         }
         let index = session::index_of(record);
+        let sealed = self.seal(record)?;
         let _forget = self.recent.forgetting(record.id);
         match &self.backend {
-            Backend::Sqlite(store) => store.replace(record, &index, previous).await,
-            Backend::Redis(store) => store.replace(record, &index, previous).await,
+            Backend::Sqlite(store) => store.replace(&sealed, &index, previous).await,
+            Backend::Redis(store) => store.replace(&sealed, &index, previous).await,
         }
     }
 
@@ -185,13 +240,23 @@ impl Store {
         }
     }
 
-    /// The sessions of a user.
+    /// The sessions of a user. The store files them under hashes: each
+    /// record, opened, says its id.
     pub(crate) async fn sessions_of(&self, subject: &str) -> session_store::Result<Vec<Id>> {
-        let ids = match &self.backend {
-            Backend::Sqlite(store) => store.ids_where_subject(subject).await?,
+        let keys = match &self.backend {
+            Backend::Sqlite(store) => store.keys_where_subject(subject).await?,
             Backend::Redis(store) => store.indexed("subject", subject).await?,
         };
-        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+        let mut ids = Vec::with_capacity(keys.len());
+        for key in keys {
+            match self.fetch_key(&key).await {
+                Ok(Some((record, _))) => ids.push(record.id),
+                // Gone, or unreadable: no session to act on.
+                Ok(None) | Err(session_store::Error::Decode(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(ids)
     }
 
     /// Ends every session of one provider session (`sid`).
@@ -284,9 +349,17 @@ impl Store {
 impl SessionStore for Store {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let index = session::index_of(record);
-        match &self.backend {
-            Backend::Sqlite(store) => store.create(record, &index).await,
-            Backend::Redis(store) => store.create(record, &index).await,
+        loop {
+            let sealed = self.seal(record)?;
+            let created = match &self.backend {
+                Backend::Sqlite(store) => store.create(&sealed, &index).await?,
+                Backend::Redis(store) => store.create(&sealed, &index).await?,
+            };
+            if created {
+                return Ok(());
+            }
+            // 128 random bits collided: draw again rather than overwrite.
+            record.id = Id::default();
         }
     }
 
@@ -303,22 +376,20 @@ impl SessionStore for Store {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let _forget = self.recent.forgetting(*id);
+        let key = Seal::key_of(id);
         match &self.backend {
-            Backend::Sqlite(store) => store.delete(id).await,
-            Backend::Redis(store) => store.delete(id).await,
+            Backend::Sqlite(store) => store.delete(&key).await,
+            Backend::Redis(store) => store.delete(&key).await,
         }
     }
 }
 
-fn encode(record: &Record) -> session_store::Result<String> {
-    serde_json::to_string(record)
-        .map_err(|_| session_store::Error::Encode("the session record could not be encoded".into()))
-}
-
-/// The decoder's message may quote the record's content: it is not kept.
-fn decode(text: &str) -> session_store::Result<Record> {
-    serde_json::from_str(text)
-        .map_err(|_| session_store::Error::Decode("the stored session record is unreadable".into()))
+/// A record as the backends keep it: filed under a hash of its session id,
+/// sealed.
+pub(super) struct Sealed {
+    key: String,
+    text: String,
+    expires_at: OffsetDateTime,
 }
 
 fn backend(error: impl std::fmt::Display) -> session_store::Error {

@@ -2,8 +2,9 @@
 //! that must check and change together is one Lua script, so no other
 //! instance can come in between.
 //!
-//! Keys: `session:{id}` holds the record and expires with it;
-//! `subject:{sub}` and `sid:{sid}` are sets of session ids, kept at least as
+//! Keys: `session:{key}` holds the sealed record (`key` is the hash of the
+//! session id) and expires with it; `subject:{sub}` and `sid:{sid}` are sets
+//! of those keys, kept at least as
 //! long as their longest-lived member; `claim:{key}` is a one-time claim;
 //! `lock:{key}` a lock, holding its owner.
 
@@ -14,10 +15,9 @@ use fred::prelude::{
     SetOptions, SetsInterface,
 };
 use time::OffsetDateTime;
-use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store;
 
-use super::{backend, encode, Index, Lock};
+use super::{backend, Index, Lock, Sealed};
 
 /// How long one command may wait for Redis before the request gets a 503.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -93,8 +93,8 @@ fn millis(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
 }
 
-fn session_key(id: &Id) -> String {
-    format!("session:{id}")
+fn session_key(key: &str) -> String {
+    format!("session:{key}")
 }
 
 fn index_keys(index: &Index) -> Vec<String> {
@@ -103,8 +103,8 @@ fn index_keys(index: &Index) -> Vec<String> {
     subject.chain(sid).collect()
 }
 
-fn ttl_millis(record: &Record) -> i64 {
-    let left = record.expiry_date - OffsetDateTime::now_utc();
+fn ttl_millis(record: &Sealed) -> i64 {
+    let left = record.expires_at - OffsetDateTime::now_utc();
     i64::try_from(left.whole_milliseconds())
         .unwrap_or(i64::MAX)
         .max(1)
@@ -137,18 +137,18 @@ impl Redis {
     /// Runs `WRITE` for the record, in `mode` (and against `previous`).
     async fn write(
         &self,
-        record: &Record,
+        record: &Sealed,
         index: &Index,
         mode: &str,
         previous: &str,
     ) -> session_store::Result<bool> {
-        let keys: Vec<String> = std::iter::once(session_key(&record.id))
+        let keys: Vec<String> = std::iter::once(session_key(&record.key))
             .chain(index_keys(index))
             .collect();
         let args = vec![
-            encode(record)?,
+            record.text.clone(),
             ttl_millis(record).to_string(),
-            record.id.to_string(),
+            record.key.clone(),
             mode.to_owned(),
             previous.to_owned(),
         ];
@@ -156,17 +156,14 @@ impl Redis {
         Ok(written == 1)
     }
 
-    pub async fn create(&self, record: &mut Record, index: &Index) -> session_store::Result<()> {
-        // 128 random bits collided: draw again rather than overwrite.
-        while !self.write(record, index, "NX", "").await? {
-            record.id = Id::default();
-        }
-        Ok(())
+    /// False if a record is already filed under the same key.
+    pub async fn create(&self, record: &Sealed, index: &Index) -> session_store::Result<bool> {
+        self.write(record, index, "NX", "").await
     }
 
     pub async fn update_if_present(
         &self,
-        record: &Record,
+        record: &Sealed,
         index: &Index,
     ) -> session_store::Result<bool> {
         self.write(record, index, "XX", "").await
@@ -174,19 +171,19 @@ impl Redis {
 
     pub async fn replace(
         &self,
-        record: &Record,
+        record: &Sealed,
         index: &Index,
         previous: &str,
     ) -> session_store::Result<bool> {
         self.write(record, index, "CAS", previous).await
     }
 
-    pub async fn fetch(&self, id: &Id) -> session_store::Result<Option<String>> {
-        self.client.get(session_key(id)).await.map_err(backend)
+    pub async fn fetch(&self, key: &str) -> session_store::Result<Option<String>> {
+        self.client.get(session_key(key)).await.map_err(backend)
     }
 
-    pub async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        let _: i64 = self.client.del(session_key(id)).await.map_err(backend)?;
+    pub async fn delete(&self, key: &str) -> session_store::Result<()> {
+        let _: i64 = self.client.del(session_key(key)).await.map_err(backend)?;
         Ok(())
     }
 

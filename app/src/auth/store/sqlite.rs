@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use time::OffsetDateTime;
-use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store;
 
-use super::{backend, encode, Index, Lock};
+use super::{backend, Index, Lock, Sealed};
 
 #[derive(Clone, Debug)]
 pub(super) struct Sqlite {
@@ -79,51 +78,46 @@ impl Sqlite {
         sqlx::query("select 1").execute(&self.pool).await.is_ok()
     }
 
-    pub async fn create(&self, record: &mut Record, index: &Index) -> session_store::Result<()> {
-        loop {
-            let inserted = sqlx::query(
-                "insert into sessions (id, record, expires_at, subject, sid) values (?, ?, ?, ?, ?)
-                 on conflict (id) do nothing",
-            )
-            .bind(record.id.to_string())
-            .bind(encode(record)?)
-            .bind(record.expiry_date.unix_timestamp())
-            .bind(&index.subject)
-            .bind(&index.sid)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-            if inserted.rows_affected() > 0 {
-                return Ok(());
-            }
-            // 128 random bits collided: draw again rather than overwrite.
-            record.id = Id::default();
-        }
+    /// False if a record is already filed under the same key.
+    pub async fn create(&self, record: &Sealed, index: &Index) -> session_store::Result<bool> {
+        let inserted = sqlx::query(
+            "insert into sessions (id, record, expires_at, subject, sid) values (?, ?, ?, ?, ?)
+             on conflict (id) do nothing",
+        )
+        .bind(&record.key)
+        .bind(&record.text)
+        .bind(record.expires_at.unix_timestamp())
+        .bind(&index.subject)
+        .bind(&index.sid)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(inserted.rows_affected() > 0)
     }
 
     pub async fn update_if_present(
         &self,
-        record: &Record,
+        record: &Sealed,
         index: &Index,
     ) -> session_store::Result<bool> {
         let updated = sqlx::query(
             "update sessions set record = ?, expires_at = ?, subject = ?, sid = ? where id = ?",
         )
-        .bind(encode(record)?)
-        .bind(record.expiry_date.unix_timestamp())
+        .bind(&record.text)
+        .bind(record.expires_at.unix_timestamp())
         .bind(&index.subject)
         .bind(&index.sid)
-        .bind(record.id.to_string())
+        .bind(&record.key)
         .execute(&self.pool)
         .await
         .map_err(backend)?;
         Ok(updated.rows_affected() > 0)
     }
 
-    pub async fn fetch(&self, id: &Id) -> session_store::Result<Option<String>> {
+    pub async fn fetch(&self, key: &str) -> session_store::Result<Option<String>> {
         let row: Option<(String,)> =
             sqlx::query_as("select record from sessions where id = ? and expires_at > ?")
-                .bind(id.to_string())
+                .bind(key)
                 .bind(OffsetDateTime::now_utc().unix_timestamp())
                 .fetch_optional(&self.pool)
                 .await
@@ -133,7 +127,7 @@ impl Sqlite {
 
     pub async fn replace(
         &self,
-        record: &Record,
+        record: &Sealed,
         index: &Index,
         previous: &str,
     ) -> session_store::Result<bool> {
@@ -141,11 +135,11 @@ impl Sqlite {
             "update sessions set record = ?, expires_at = ?, subject = ?, sid = ?
              where id = ? and record = ?",
         )
-        .bind(encode(record)?)
-        .bind(record.expiry_date.unix_timestamp())
+        .bind(&record.text)
+        .bind(record.expires_at.unix_timestamp())
         .bind(&index.subject)
         .bind(&index.sid)
-        .bind(record.id.to_string())
+        .bind(&record.key)
         .bind(previous)
         .execute(&self.pool)
         .await
@@ -153,9 +147,9 @@ impl Sqlite {
         Ok(updated.rows_affected() > 0)
     }
 
-    pub async fn delete(&self, id: &Id) -> session_store::Result<()> {
+    pub async fn delete(&self, key: &str) -> session_store::Result<()> {
         sqlx::query("delete from sessions where id = ?")
-            .bind(id.to_string())
+            .bind(key)
             .execute(&self.pool)
             .await
             .map_err(backend)?;
@@ -180,7 +174,7 @@ impl Sqlite {
         Ok(usize::try_from(deleted.rows_affected()).unwrap_or(usize::MAX))
     }
 
-    pub async fn ids_where_subject(&self, subject: &str) -> session_store::Result<Vec<String>> {
+    pub async fn keys_where_subject(&self, subject: &str) -> session_store::Result<Vec<String>> {
         let rows: Vec<(String,)> = sqlx::query_as("select id from sessions where subject = ?")
             .bind(subject)
             .fetch_all(&self.pool)
@@ -332,7 +326,7 @@ mod tests {
         };
         let id = Id::default();
         sqlx::query("insert into sessions (id, record, expires_at) values (?, ?, ?)")
-            .bind(id.to_string())
+            .bind(Store::key_of(&id))
             .bind(r#"{"data": "SECRET-VALUE-IN-A-BROKEN-RECORD"}"#)
             .bind(i64::MAX)
             .execute(&sqlite.pool)
@@ -340,5 +334,45 @@ mod tests {
             .expect("insert");
         let error = store.load(&id).await.expect_err("unreadable");
         assert!(!error.to_string().contains("SECRET"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_reader_of_the_file_finds_no_session_id_and_no_token() {
+        let (store, dir) = store().await;
+        let store = store.sealed_with(b"test-key-0123456789abcdef0123456789abcdef");
+        let mut record = tower_sessions::session::Record {
+            id: Id::default(),
+            data: [(
+                "user".to_owned(),
+                serde_json::json!({"refresh_token": "REFRESH-TOKEN-IN-THE-STORE"}),
+            )]
+            .into(),
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        };
+        store.create(&mut record).await.expect("create");
+        let super::super::Backend::Sqlite(sqlite) = &store.backend else {
+            unreachable!("a SQLite store");
+        };
+        let (key, text): (String, String) = sqlx::query_as("select id, record from sessions")
+            .fetch_one(&sqlite.pool)
+            .await
+            .expect("a row");
+        let id = record.id.to_string();
+        assert_ne!(key, id, "filed under a hash of the id");
+        assert!(
+            !text.contains("REFRESH") && !text.contains(&id),
+            "sealed: {text}"
+        );
+        let file = std::fs::read(dir.path().join("sessions.db")).expect("file");
+        let file = String::from_utf8_lossy(&file);
+        assert!(!file.contains("REFRESH") && !file.contains(&id));
+
+        let read = store.load(&record.id).await.expect("load").expect("found");
+        assert_eq!(read.data, record.data, "the same store opens it");
+        let rotated = store.sealed_with(b"another-key-0123456789abcdef0123456789ab");
+        assert!(
+            rotated.load(&record.id).await.is_err(),
+            "a new APP_SECRET_KEY cannot read it"
+        );
     }
 }
