@@ -456,3 +456,34 @@ async fn a_refresh_outlives_the_request_that_started_it() {
         "the rotated token was kept, not spent again"
     );
 }
+
+#[tokio::test]
+async fn a_new_secret_key_ends_every_session_with_its_notice() {
+    let provider = TestProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sessions.db").display().to_string();
+    let before = TestApp::start_with(provider.issuer(), &[("SESSION_DB_PATH", &db)]).await;
+    before.auth.provider_ready().await;
+    let browser = before.browser();
+    browser.login().await;
+    assert!(browser.viewer().await["user"].is_object());
+
+    // The same store, the key rotated: the record is there, and unreadable.
+    let after = TestApp::start_with(
+        provider.issuer(),
+        &[
+            ("SESSION_DB_PATH", &db),
+            ("APP_SECRET_KEY", "rotated-key-0123456789abcdef0123456789ab"),
+        ],
+    )
+    .await;
+    after.auth.provider_ready().await;
+    let moved = after.same_browser_as(&browser);
+    let viewer = moved.viewer().await;
+    assert!(viewer["user"].is_null(), "{viewer}");
+    assert_eq!(viewer["notice"], "SessionEnded", "said once");
+    let page = moved.get("/").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Welcome Guest"));
+    assert!(moved.viewer().await["notice"].is_null(), "and only once");
+}

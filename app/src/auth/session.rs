@@ -473,7 +473,13 @@ pub(crate) async fn update(
 
 /// The user of session `id` as stored now, if that session still exists.
 pub(crate) async fn stored(store: &Store, id: &Id) -> Result<Option<UserSession>, AuthError> {
-    let record = store.load(id).await.map_err(store_error)?;
+    let record = match store.load(id).await {
+        Ok(record) => record,
+        // Sealed under another `APP_SECRET_KEY`, or by an older version:
+        // no session anyone can use.
+        Err(session_store::Error::Decode(_)) => None,
+        Err(error) => return Err(store_error(error)),
+    };
     Ok(record
         .and_then(|mut record| record.data.remove(KEY))
         .and_then(|value| UserSession::deserialize(value).ok()))
