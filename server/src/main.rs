@@ -82,6 +82,7 @@ async fn run() -> Result<(), String> {
     tokio::spawn(store.clone().remove_expired_every(SESSION_CLEANUP_PERIOD));
 
     let auth = Auth::start(config.auth, store).map_err(|error| error.to_string())?;
+    tokio::spawn(auth.clone().sweep_every(SESSION_CLEANUP_PERIOD));
     let addr = leptos_options.site_addr;
     let app = router(AppState {
         leptos_options,

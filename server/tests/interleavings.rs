@@ -527,3 +527,23 @@ async fn an_active_user_stays_signed_in_for_the_whole_lifetime_and_no_longer() {
     assert!(viewer["user"].is_null(), "seven idle days: {viewer}");
     assert_eq!(viewer["notice"], "SessionEnded", "seven idle days");
 }
+
+#[tokio::test]
+async fn a_session_past_its_deadline_is_swept_and_its_token_revoked() {
+    const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+    let provider = TestProvider::start().await;
+    let clock = app::auth::Clock::adjustable();
+    let app = TestApp::start_tuned_for(&provider, |settings| settings.clock = clock.clone()).await;
+    let (gone, active) = (app.browser(), app.browser());
+    gone.login().await;
+    let forgotten = provider.latest_refresh_token();
+    active.login().await;
+
+    clock.advance(DAY * 7 + std::time::Duration::from_secs(1));
+    assert_eq!(app.auth.sweep(DAY).await.unwrap(), 2, "both idle a week");
+    assert!(!provider.is_refresh_token_active(&forgotten), "revoked");
+    assert_eq!(provider.requests("/revoke").len(), 2);
+    let viewer = gone.viewer().await;
+    assert_eq!(viewer["notice"], "SessionEnded", "{viewer}");
+    assert_eq!(app.auth.sweep(DAY).await.unwrap(), 0, "one sweep a period");
+}

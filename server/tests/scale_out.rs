@@ -407,3 +407,48 @@ async fn a_holder_that_dies_mid_refresh_holds_the_others_up_for_one_lock_lifetim
     after_the_cache_bound().await;
     assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada Lovelace");
 }
+
+#[tokio::test]
+async fn sessions_never_visited_again_are_swept_once_with_their_tokens_revoked() {
+    const DAY: Duration = Duration::from_secs(86_400);
+    let redis = RedisServer::start().await;
+    let provider = TestProvider::start().await;
+    let clock = app::auth::Clock::adjustable();
+    let (a, b) = two_tuned_instances(&provider, &redis, |settings| {
+        settings.clock = clock.clone();
+    })
+    .await;
+    let (gone, active) = (a.browser(), a.browser());
+    gone.login().await;
+    let forgotten = provider.latest_refresh_token();
+    active.login().await;
+
+    clock.advance(DAY * 6);
+    assert!(
+        active.viewer().await["user"].is_object(),
+        "a visit moves its idle deadline"
+    );
+    // That visit refreshed the active session's tokens.
+    let kept = provider.latest_refresh_token();
+    clock.advance(DAY * 2);
+    // Both instances sweep at once: one of them does the work.
+    let (on_a, on_b) = tokio::join!(a.auth.sweep(DAY), b.auth.sweep(DAY));
+    assert_eq!(
+        on_a.unwrap() + on_b.unwrap(),
+        1,
+        "the forgotten session, once"
+    );
+    assert_eq!(provider.requests("/revoke").len(), 1, "revoked once");
+    assert!(
+        !provider.is_refresh_token_active(&forgotten),
+        "its token revoked"
+    );
+    assert!(
+        provider.is_refresh_token_active(&kept),
+        "the other one's not"
+    );
+    let viewer = gone.viewer().await;
+    assert!(viewer["user"].is_null(), "{viewer}");
+    assert_eq!(viewer["notice"], "SessionEnded", "its next visit says so");
+    assert!(active.viewer().await["user"].is_object());
+}

@@ -55,14 +55,25 @@ pub(crate) async fn end_replaced(auth: &Auth, id: &str) {
 
 /// Revokes a refresh token at the provider, if there is one to revoke. A
 /// failure is logged, not returned: the session is over either way, and an
-/// unrevoked token still expires.
-pub(crate) async fn revoke_quietly(auth: &Auth, refresh_token: Option<&RefreshToken>) {
-    let (Some(refresh_token), Ok(provider)) = (refresh_token, auth.provider()) else {
-        return;
+/// unrevoked token still expires. False only when the provider was asked
+/// and did not confirm (or could not be asked).
+pub(crate) async fn revoke_quietly(auth: &Auth, refresh_token: Option<&RefreshToken>) -> bool {
+    let Some(refresh_token) = refresh_token else {
+        return true;
+    };
+    let Ok(provider) = auth.provider() else {
+        return false;
     };
     match provider.revoke(auth.http(), refresh_token).await {
-        Ok(true) => tracing::debug!("refresh token revoked"),
-        Ok(false) => {}
-        Err(failure) => tracing::warn!(%failure, "token revocation failed"),
+        Ok(true) => {
+            tracing::debug!("refresh token revoked");
+            true
+        }
+        // The provider has no revocation endpoint: nothing more to do.
+        Ok(false) => true,
+        Err(failure) => {
+            tracing::warn!(%failure, "token revocation failed");
+            false
+        }
     }
 }

@@ -30,6 +30,7 @@ mod routes;
 mod session;
 mod settings;
 mod store;
+mod sweep;
 mod tokens;
 mod user_api;
 
@@ -95,6 +96,18 @@ impl Auth {
     /// [`routes`] and every route whose server functions use the session.
     pub fn session_layer(&self) -> SessionManagerLayer<Store> {
         cookies::session_layer(self.0.store.clone(), &self.0.settings)
+    }
+
+    /// Ends the sessions past their idle timeout or lifetime, revoking
+    /// their refresh tokens, every `period`, one instance at a time.
+    pub async fn sweep_every(self, period: std::time::Duration) {
+        sweep::every(self, period).await;
+    }
+
+    /// One sweep now, unless an instance swept in the last `period`;
+    /// returns how many sessions it ended.
+    pub async fn sweep(&self, period: std::time::Duration) -> Result<usize, AuthError> {
+        sweep::once(self, period).await
     }
 
     /// Waits until discovery has succeeded; for start-up checks and tests.

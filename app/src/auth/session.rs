@@ -338,11 +338,22 @@ pub(crate) fn rfc3339(at: OffsetDateTime) -> Option<String> {
 }
 
 /// What a stored record is filed under: its user's subject and provider
-/// session id, so that events about either can end it.
+/// session id, so that events about either can end it, and its deadline, so
+/// that the sweep finds it.
 pub(crate) fn index_of(record: &tower_sessions::session::Record) -> Index {
-    let claims = record
-        .data
-        .get(KEY)
+    let user = record.data.get(KEY);
+    let at = |name: &str| {
+        user.and_then(|user| user.get(name))
+            .and_then(Value::as_i64)
+            .and_then(|millis| {
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()
+            })
+    };
+    let deadline = match (at("ends_at"), at("idle_until")) {
+        (Some(ends), Some(idle)) => Some(ends.min(idle)),
+        (ends, idle) => ends.or(idle),
+    };
+    let claims = user
         .and_then(|user| user.get("id_token"))
         .and_then(Value::as_str)
         .and_then(verified_payload);
@@ -356,6 +367,7 @@ pub(crate) fn index_of(record: &tower_sessions::session::Record) -> Index {
     Index {
         subject: claim("sub"),
         sid: claim("sid"),
+        deadline,
     }
 }
 

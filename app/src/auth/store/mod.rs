@@ -87,6 +87,14 @@ pub(crate) struct Lock {
 pub(crate) struct Index {
     pub subject: Option<String>,
     pub sid: Option<String>,
+    /// When its session ends, unless activity moves it on: the sweep finds
+    /// sessions by it.
+    pub deadline: Option<OffsetDateTime>,
+}
+
+/// A deadline as the backends order it: Unix milliseconds.
+fn millis(at: Option<OffsetDateTime>) -> Option<i64> {
+    at.and_then(|at| i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok())
 }
 
 impl Store {
@@ -253,6 +261,32 @@ impl Store {
                 Ok(Some((record, _))) => ids.push(record.id),
                 // Gone, or unreadable: no session to act on.
                 Ok(None) | Err(session_store::Error::Decode(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Up to `limit` sessions whose deadline is at or before `now`. Entries
+    /// whose record is gone or unreadable leave the deadline index here.
+    pub(crate) async fn due(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> session_store::Result<Vec<Id>> {
+        let now = millis(Some(now)).unwrap_or(i64::MAX);
+        let keys = match &self.backend {
+            Backend::Sqlite(store) => store.due(now, limit).await?,
+            Backend::Redis(store) => store.due(now, limit).await?,
+        };
+        let mut ids = Vec::with_capacity(keys.len());
+        for key in keys {
+            match self.fetch_key(&key).await {
+                Ok(Some((record, _))) => ids.push(record.id),
+                Ok(None) | Err(session_store::Error::Decode(_)) => match &self.backend {
+                    Backend::Sqlite(store) => store.delete(&key).await?,
+                    Backend::Redis(store) => store.delete(&key).await?,
+                },
                 Err(error) => return Err(error),
             }
         }

@@ -17,7 +17,7 @@ use fred::prelude::{
 use time::OffsetDateTime;
 use tower_sessions::session_store;
 
-use super::{backend, Index, Lock, Sealed};
+use super::{backend, millis, Index, Lock, Sealed};
 
 /// How long one command may wait for Redis before the request gets a 503.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -34,10 +34,12 @@ impl std::fmt::Debug for Redis {
     }
 }
 
-/// Writes the record and files it under its index sets. ARGV[4] says when:
-/// `NX` only if absent, `XX` only if present, `CAS` only if it is still
-/// stored exactly as ARGV[5]. KEYS: session, then index sets. ARGV: record,
-/// ttl in ms, session id, mode, previous record.
+/// Writes the record and files it under its index sets and, by its
+/// deadline, in the deadline index. ARGV[4] says when: `NX` only if absent,
+/// `XX` only if present, `CAS` only if it is still stored exactly as
+/// ARGV[5]. KEYS: session, the deadline index, then index sets. ARGV:
+/// record, ttl in ms, session key, mode, previous record, deadline (ms, or
+/// empty).
 const WRITE: &str = r#"
 if ARGV[4] == 'CAS' then
   if redis.call('GET', KEYS[1]) ~= ARGV[5] then
@@ -47,7 +49,10 @@ if ARGV[4] == 'CAS' then
 elseif not redis.call('SET', KEYS[1], ARGV[1], ARGV[4], 'PX', ARGV[2]) then
   return 0
 end
-for i = 2, #KEYS do
+if ARGV[6] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[6], ARGV[3])
+end
+for i = 3, #KEYS do
   redis.call('SADD', KEYS[i], ARGV[3])
   if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[2]) then
     redis.call('PEXPIRE', KEYS[i], ARGV[2])
@@ -56,12 +61,30 @@ end
 return 1
 "#;
 
-/// Ends every session filed under one index set. KEYS: the set.
+/// Deletes a session and its entry in the deadline index. KEYS: the
+/// session, the deadline index. ARGV: the session key.
+const DELETE: &str = r#"
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])
+"#;
+
+/// Up to ARGV[2] keys of the deadline index KEYS[1] with a deadline at or
+/// before ARGV[1].
+const DUE: &str = r#"
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+"#;
+
+/// The sorted set of session keys by deadline, which the sweep reads.
+const DEADLINES: &str = "deadlines";
+
+/// Ends every session filed under one index set. KEYS: the set, the
+/// deadline index.
 const END_INDEXED: &str = r#"
 local ids = redis.call('SMEMBERS', KEYS[1])
 local ended = 0
 for _, id in ipairs(ids) do
   ended = ended + redis.call('DEL', 'session:' .. id)
+  redis.call('ZREM', KEYS[2], id)
 end
 redis.call('DEL', KEYS[1])
 return ended
@@ -89,7 +112,7 @@ fn lock_key(lock: &Lock) -> String {
     format!("lock:{}", lock.key)
 }
 
-fn millis(ttl: Duration) -> i64 {
+fn ttl_ms(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
 }
 
@@ -142,7 +165,8 @@ impl Redis {
         mode: &str,
         previous: &str,
     ) -> session_store::Result<bool> {
-        let keys: Vec<String> = std::iter::once(session_key(&record.key))
+        let keys: Vec<String> = [session_key(&record.key), DEADLINES.to_owned()]
+            .into_iter()
             .chain(index_keys(index))
             .collect();
         let args = vec![
@@ -151,6 +175,9 @@ impl Redis {
             record.key.clone(),
             mode.to_owned(),
             previous.to_owned(),
+            millis(index.deadline)
+                .map(|at| at.to_string())
+                .unwrap_or_default(),
         ];
         let written: i64 = self.client.eval(WRITE, keys, args).await.map_err(backend)?;
         Ok(written == 1)
@@ -183,8 +210,29 @@ impl Redis {
     }
 
     pub async fn delete(&self, key: &str) -> session_store::Result<()> {
-        let _: i64 = self.client.del(session_key(key)).await.map_err(backend)?;
+        let _: i64 = self
+            .client
+            .eval(
+                DELETE,
+                vec![session_key(key), DEADLINES.to_owned()],
+                vec![key],
+            )
+            .await
+            .map_err(backend)?;
         Ok(())
+    }
+
+    /// Keys of up to `limit` sessions whose deadline is at or before `now`
+    /// (Unix milliseconds): a range of the deadline index, never a scan.
+    pub async fn due(&self, now: i64, limit: usize) -> session_store::Result<Vec<String>> {
+        self.client
+            .eval(
+                DUE,
+                vec![DEADLINES.to_owned()],
+                vec![now.to_string(), limit.to_string()],
+            )
+            .await
+            .map_err(backend)
     }
 
     /// `kind` is `subject` or `sid`, never input.
@@ -197,7 +245,7 @@ impl Redis {
             .client
             .eval(
                 END_INDEXED,
-                vec![format!("{kind}:{value}")],
+                vec![format!("{kind}:{value}"), DEADLINES.to_owned()],
                 Vec::<String>::new(),
             )
             .await
@@ -239,7 +287,7 @@ impl Redis {
             .set(
                 lock_key(lock),
                 lock.owner.as_str(),
-                Some(Expiration::PX(millis(ttl))),
+                Some(Expiration::PX(ttl_ms(ttl))),
                 Some(SetOptions::NX),
                 false,
             )
@@ -254,7 +302,7 @@ impl Redis {
             .eval(
                 EXTEND_LOCK,
                 vec![lock_key(lock)],
-                vec![lock.owner.clone(), millis(ttl).to_string()],
+                vec![lock.owner.clone(), ttl_ms(ttl).to_string()],
             )
             .await
             .map_err(backend)?;

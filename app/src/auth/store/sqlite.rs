@@ -8,7 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use time::OffsetDateTime;
 use tower_sessions::session_store;
 
-use super::{backend, Index, Lock, Sealed};
+use super::{backend, millis, Index, Lock, Sealed};
 
 #[derive(Clone, Debug)]
 pub(super) struct Sqlite {
@@ -55,7 +55,8 @@ impl Sqlite {
                 record text not null,
                 expires_at integer not null,
                 subject text,
-                sid text
+                sid text,
+                deadline integer
             )",
             "create index if not exists sessions_subject on sessions (subject)",
             "create index if not exists sessions_sid on sessions (sid)",
@@ -68,7 +69,19 @@ impl Sqlite {
                 owner text not null,
                 expires_at_ms integer not null
             )",
+            "create index if not exists sessions_deadline on sessions (deadline)",
         ] {
+            if statement.contains("sessions_deadline") {
+                // Files made before the sweep lack the column.
+                let added = sqlx::query("alter table sessions add column deadline integer")
+                    .execute(&pool)
+                    .await;
+                if let Err(error) = added {
+                    if !error.to_string().contains("duplicate column") {
+                        return Err(error);
+                    }
+                }
+            }
             sqlx::query(statement).execute(&pool).await?;
         }
         Ok(Self { pool })
@@ -81,7 +94,8 @@ impl Sqlite {
     /// False if a record is already filed under the same key.
     pub async fn create(&self, record: &Sealed, index: &Index) -> session_store::Result<bool> {
         let inserted = sqlx::query(
-            "insert into sessions (id, record, expires_at, subject, sid) values (?, ?, ?, ?, ?)
+            "insert into sessions (id, record, expires_at, subject, sid, deadline)
+             values (?, ?, ?, ?, ?, ?)
              on conflict (id) do nothing",
         )
         .bind(&record.key)
@@ -89,6 +103,7 @@ impl Sqlite {
         .bind(record.expires_at.unix_timestamp())
         .bind(&index.subject)
         .bind(&index.sid)
+        .bind(millis(index.deadline))
         .execute(&self.pool)
         .await
         .map_err(backend)?;
@@ -101,12 +116,14 @@ impl Sqlite {
         index: &Index,
     ) -> session_store::Result<bool> {
         let updated = sqlx::query(
-            "update sessions set record = ?, expires_at = ?, subject = ?, sid = ? where id = ?",
+            "update sessions set record = ?, expires_at = ?, subject = ?, sid = ?, deadline = ?
+             where id = ?",
         )
         .bind(&record.text)
         .bind(record.expires_at.unix_timestamp())
         .bind(&index.subject)
         .bind(&index.sid)
+        .bind(millis(index.deadline))
         .bind(&record.key)
         .execute(&self.pool)
         .await
@@ -132,13 +149,14 @@ impl Sqlite {
         previous: &str,
     ) -> session_store::Result<bool> {
         let updated = sqlx::query(
-            "update sessions set record = ?, expires_at = ?, subject = ?, sid = ?
+            "update sessions set record = ?, expires_at = ?, subject = ?, sid = ?, deadline = ?
              where id = ? and record = ?",
         )
         .bind(&record.text)
         .bind(record.expires_at.unix_timestamp())
         .bind(&index.subject)
         .bind(&index.sid)
+        .bind(millis(index.deadline))
         .bind(&record.key)
         .bind(previous)
         .execute(&self.pool)
@@ -172,6 +190,19 @@ impl Sqlite {
             .await
             .map_err(backend)?;
         Ok(usize::try_from(deleted.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    /// Keys of up to `limit` sessions whose deadline is at or before `now`
+    /// (Unix milliseconds), by the deadline index.
+    pub async fn due(&self, now: i64, limit: usize) -> session_store::Result<Vec<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("select id from sessions where deadline <= ? order by deadline limit ?")
+                .bind(now)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        Ok(rows.into_iter().map(|(key,)| key).collect())
     }
 
     pub async fn keys_where_subject(&self, subject: &str) -> session_store::Result<Vec<String>> {
