@@ -8,7 +8,7 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::provider::{Signing, CLIENT_SECRET, SUBJECT};
+use support::provider::{Gate, Signing, CLIENT_SECRET, SUBJECT};
 use support::{
     event, setup, sign, signed_webhook, webhook, Browser, Logs, TestApp, TestProvider,
     WEBHOOK_SECRET,
@@ -220,6 +220,43 @@ async fn a_profile_event_makes_the_next_page_show_the_new_profile() {
             "{kind}: fetched once"
         );
     }
+}
+
+#[tokio::test]
+async fn a_profile_change_that_arrives_during_a_fetch_is_not_lost() {
+    let provider = TestProvider::start().await;
+    let app = app_with_webhooks(&provider).await;
+    let browser = app.browser();
+    browser.login().await;
+    let gate = Gate::new();
+    provider.behave(|b| {
+        b.userinfo = json!({"name": "Ada King"});
+        b.userinfo_gate = Some(gate.clone());
+    });
+    let first = event("user.profile.updated", SUBJECT);
+    assert_eq!(signed_webhook(&app, &first).await, StatusCode::OK);
+    // A page view starts fetching the changed profile…
+    let page_view = tokio::spawn({
+        let browser = browser.clone();
+        async move { browser.viewer().await }
+    });
+    gate.arrival().await;
+    // …and the name changes again at the provider before it answers. The
+    // answer on its way predates this second change.
+    let second = event("user.profile.updated", SUBJECT);
+    assert_eq!(signed_webhook(&app, &second).await, StatusCode::OK);
+    gate.open();
+    assert_eq!(page_view.await.unwrap()["user"]["display_name"], "Ada King");
+
+    provider.behave(|b| {
+        b.userinfo = json!({"name": "Ada Byron"});
+        b.userinfo_gate = None;
+    });
+    assert_eq!(
+        browser.viewer().await["user"]["display_name"],
+        "Ada Byron",
+        "the second change is fetched too"
+    );
 }
 
 #[tokio::test]

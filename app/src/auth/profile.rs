@@ -92,10 +92,12 @@ async fn refetch(
     id: &Id,
     user: &UserSession,
 ) -> Result<Option<UserSession>, AuthError> {
+    // The changes known before the fetch are the ones its answer reflects.
+    let caught_up = user.profile_changes;
     let userinfo = fetch(auth, &user.tokens.access_token, user.subject()).await?;
     session::update(auth.store(), id, |stored| {
         stored.userinfo = userinfo.clone();
-        stored.profile_stale = false;
+        stored.profile_seen = stored.profile_seen.max(caught_up);
     })
     .await
 }

@@ -146,7 +146,7 @@ async fn account_settings(
         return Ok(StatusCode::NOT_FOUND.into_response());
     };
     if let Some(id) = session.id() {
-        session::update(auth.store(), &id, |user| user.profile_stale = true).await?;
+        session::update(auth.store(), &id, UserSession::profile_changed).await?;
     }
     Ok(([(CACHE_CONTROL, "no-store")], Redirect::to(target.as_str())).into_response())
 }

@@ -40,9 +40,12 @@ pub(crate) struct UserSession {
     pub refreshed: Map<String, Value>,
     pub userinfo: Value,
     pub tokens: TokenSet,
-    /// The provider said the profile changed: userinfo is fetched again on
-    /// the next page view.
-    pub profile_stale: bool,
+    /// How many times the provider said the profile changed…
+    pub profile_changes: u64,
+    /// …and how many of those changes `userinfo` has caught up with: while
+    /// it is behind, the next page view fetches userinfo again. A change
+    /// that arrives during a fetch counts after it, so it is never lost.
+    pub profile_seen: u64,
     /// The session's lifetime ends here, whatever the activity.
     pub ends_at: OffsetDateTime,
     /// And here, unless activity moves it on.
@@ -116,7 +119,9 @@ struct Stored {
     refreshed: Map<String, Value>,
     tokens: TokenSet,
     #[serde(default)]
-    profile_stale: bool,
+    profile_changes: u64,
+    #[serde(default)]
+    profile_seen: u64,
     #[serde(with = "time::serde::timestamp::milliseconds_i64")]
     ends_at: OffsetDateTime,
     #[serde(with = "time::serde::timestamp::milliseconds_i64")]
@@ -145,7 +150,8 @@ impl TryFrom<Stored> for UserSession {
             refreshed: stored.refreshed,
             userinfo,
             tokens: stored.tokens,
-            profile_stale: stored.profile_stale,
+            profile_changes: stored.profile_changes,
+            profile_seen: stored.profile_seen,
             ends_at: stored.ends_at,
             idle_until: stored.idle_until,
             shown: ShownOnce::default(),
@@ -172,7 +178,8 @@ impl From<UserSession> for Stored {
             userinfo_as_id_token,
             refreshed: user.refreshed,
             tokens: user.tokens,
-            profile_stale: user.profile_stale,
+            profile_changes: user.profile_changes,
+            profile_seen: user.profile_seen,
             ends_at: user.ends_at,
             idle_until: user.idle_until,
         }
@@ -249,6 +256,16 @@ impl UserSession {
                 .collect();
             overlay(&mut self.userinfo, &held);
         }
+    }
+
+    /// The provider said the profile changed.
+    pub fn profile_changed(&mut self) {
+        self.profile_changes = self.profile_changes.saturating_add(1);
+    }
+
+    /// True while `userinfo` is older than the provider's last change.
+    pub fn profile_is_stale(&self) -> bool {
+        self.profile_seen < self.profile_changes
     }
 
     /// The user's subject identifier at the provider.
@@ -502,7 +519,7 @@ pub(crate) async fn stored(store: &Store, id: &Id) -> Result<Option<UserSession>
 pub(crate) async fn mark_profile_stale(store: &Store, subject: &str) -> Result<usize, AuthError> {
     let mut marked = 0;
     for id in store.sessions_of(subject).await.map_err(store_error)? {
-        if update(store, &id, |user| user.profile_stale = true)
+        if update(store, &id, UserSession::profile_changed)
             .await?
             .is_some()
         {
@@ -595,7 +612,8 @@ mod tests {
                 vec!["openid".into(), "offline_access".into()],
                 issued,
             ),
-            profile_stale: false,
+            profile_changes: 0,
+            profile_seen: 0,
             ends_at: issued + time::Duration::days(30),
             idle_until: issued + time::Duration::days(7),
             shown: ShownOnce::default(),

@@ -240,7 +240,7 @@ pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, A
     } else {
         user
     };
-    if user.profile_stale {
+    if user.profile_is_stale() {
         return Ok(Current::SignedIn(
             profile::catch_up(auth, session, user).await,
         ));

@@ -126,6 +126,9 @@ pub struct Behaviour {
     pub refresh_id_claims: Option<ClaimsEdit>,
     /// The userinfo endpoint answers 503.
     pub userinfo_down: bool,
+    /// The userinfo endpoint stops here before it answers, with the
+    /// claims as they are when it goes on.
+    pub userinfo_gate: Option<Arc<Gate>>,
     /// The issuer the discovery document claims.
     pub discovery_issuer: Option<String>,
     /// Edits the discovery document before it is served.
@@ -164,6 +167,7 @@ impl Default for Behaviour {
             discovery_edit: None,
             token_padding: 0,
             userinfo_down: false,
+            userinfo_gate: None,
             prompt_values: Vec::new(),
         }
     }
@@ -711,6 +715,10 @@ async fn userinfo(State(provider): State<TestProvider>, headers: HeaderMap) -> R
         .contains(&bearer)
     {
         return (StatusCode::UNAUTHORIZED, "invalid_token").into_response();
+    }
+    let gate = provider.behaviour().userinfo_gate;
+    if let Some(gate) = gate {
+        gate.pass().await;
     }
     let behaviour = provider.0.behaviour.lock().unwrap().clone();
     if behaviour.userinfo_down {

@@ -138,6 +138,21 @@ impl Store {
         }
     }
 
+    /// Deletes the session filed under `key`, and every index entry of it.
+    async fn delete_key(&self, key: &str) -> session_store::Result<()> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.delete(key).await,
+            Backend::Redis(store) => {
+                let index = match self.fetch_key(key).await {
+                    Ok(Some((record, _))) => session::index_of(&record),
+                    Ok(None) | Err(session_store::Error::Decode(_)) => Index::default(),
+                    Err(error) => return Err(error),
+                };
+                store.delete(key, &index).await.map(|_| ())
+            }
+        }
+    }
+
     /// What the store files session `id` under, for names of locks and
     /// claims about it: never the id itself, which is the cookie's value.
     pub(crate) fn key_of(id: &Id) -> String {
@@ -244,8 +259,42 @@ impl Store {
         let _forget = self.recent.forgetting_all();
         match &self.backend {
             Backend::Sqlite(store) => store.end_where("subject", subject).await,
-            Backend::Redis(store) => store.end_indexed("subject", subject).await,
+            Backend::Redis(store) => {
+                let index = Index {
+                    subject: Some(subject.to_owned()),
+                    ..Index::default()
+                };
+                self.end_indexed(store, "subject", subject, &index).await
+            }
         }
+    }
+
+    /// Ends every session in a Redis index set, taking each out of its other
+    /// sets too: no set keeps the key of a session that ended.
+    async fn end_indexed(
+        &self,
+        store: &redis::Redis,
+        kind: &'static str,
+        value: &str,
+        this_set: &Index,
+    ) -> session_store::Result<usize> {
+        let mut ended = 0;
+        for key in store.indexed(kind, value).await? {
+            let index = match self.fetch_key(&key).await {
+                Ok(Some((record, _))) => session::index_of(&record),
+                // Gone, or unreadable: out of this set at least.
+                Ok(None) | Err(session_store::Error::Decode(_)) => Index {
+                    subject: this_set.subject.clone(),
+                    sid: this_set.sid.clone(),
+                    deadline: None,
+                },
+                Err(error) => return Err(error),
+            };
+            if store.delete(&key, &index).await? {
+                ended += 1;
+            }
+        }
+        Ok(ended)
     }
 
     /// The sessions of a user. The store files them under hashes: each
@@ -283,10 +332,7 @@ impl Store {
         for key in keys {
             match self.fetch_key(&key).await {
                 Ok(Some((record, _))) => ids.push(record.id),
-                Ok(None) | Err(session_store::Error::Decode(_)) => match &self.backend {
-                    Backend::Sqlite(store) => store.delete(&key).await?,
-                    Backend::Redis(store) => store.delete(&key).await?,
-                },
+                Ok(None) | Err(session_store::Error::Decode(_)) => self.delete_key(&key).await?,
                 Err(error) => return Err(error),
             }
         }
@@ -298,7 +344,13 @@ impl Store {
         let _forget = self.recent.forgetting_all();
         match &self.backend {
             Backend::Sqlite(store) => store.end_where("sid", sid).await,
-            Backend::Redis(store) => store.end_indexed("sid", sid).await,
+            Backend::Redis(store) => {
+                let index = Index {
+                    sid: Some(sid.to_owned()),
+                    ..Index::default()
+                };
+                self.end_indexed(store, "sid", sid, &index).await
+            }
         }
     }
 
@@ -410,11 +462,7 @@ impl SessionStore for Store {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let _forget = self.recent.forgetting(*id);
-        let key = Seal::key_of(id);
-        match &self.backend {
-            Backend::Sqlite(store) => store.delete(&key).await,
-            Backend::Redis(store) => store.delete(&key).await,
-        }
+        self.delete_key(&Seal::key_of(id)).await
     }
 }
 
@@ -438,7 +486,7 @@ pub(crate) mod contract {
 
     /// A record filed under `subject` and `sid`, which the store reads from
     /// the stored ID token.
-    fn record(subject: &str, sid: &str) -> Record {
+    pub(crate) fn record(subject: &str, sid: &str) -> Record {
         use base64::Engine;
         let payload = serde_json::json!({"sub": subject, "sid": sid}).to_string();
         let id_token = format!(

@@ -61,10 +61,14 @@ end
 return 1
 "#;
 
-/// Deletes a session and its entry in the deadline index. KEYS: the
-/// session, the deadline index. ARGV: the session key.
+/// Deletes a session and takes it out of the deadline index and of its
+/// index sets. KEYS: the session, the deadline index, then the index sets.
+/// ARGV: the session key.
 const DELETE: &str = r#"
 redis.call('ZREM', KEYS[2], ARGV[1])
+for i = 3, #KEYS do
+  redis.call('SREM', KEYS[i], ARGV[1])
+end
 return redis.call('DEL', KEYS[1])
 "#;
 
@@ -76,19 +80,6 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2]
 
 /// The sorted set of session keys by deadline, which the sweep reads.
 const DEADLINES: &str = "deadlines";
-
-/// Ends every session filed under one index set. KEYS: the set, the
-/// deadline index.
-const END_INDEXED: &str = r#"
-local ids = redis.call('SMEMBERS', KEYS[1])
-local ended = 0
-for _, id in ipairs(ids) do
-  ended = ended + redis.call('DEL', 'session:' .. id)
-  redis.call('ZREM', KEYS[2], id)
-end
-redis.call('DEL', KEYS[1])
-return ended
-"#;
 
 /// Extends a lock if its owner still holds it. KEYS: the lock. ARGV: the
 /// owner, the new ttl in ms.
@@ -209,17 +200,19 @@ impl Redis {
         self.client.get(session_key(key)).await.map_err(backend)
     }
 
-    pub async fn delete(&self, key: &str) -> session_store::Result<()> {
-        let _: i64 = self
+    /// Deletes the session filed under `key` and `index`; true if there
+    /// was one.
+    pub async fn delete(&self, key: &str, index: &Index) -> session_store::Result<bool> {
+        let keys: Vec<String> = [session_key(key), DEADLINES.to_owned()]
+            .into_iter()
+            .chain(index_keys(index))
+            .collect();
+        let deleted: i64 = self
             .client
-            .eval(
-                DELETE,
-                vec![session_key(key), DEADLINES.to_owned()],
-                vec![key],
-            )
+            .eval(DELETE, keys, vec![key])
             .await
             .map_err(backend)?;
-        Ok(())
+        Ok(deleted == 1)
     }
 
     /// Keys of up to `limit` sessions whose deadline is at or before `now`
@@ -233,24 +226,6 @@ impl Redis {
             )
             .await
             .map_err(backend)
-    }
-
-    /// `kind` is `subject` or `sid`, never input.
-    pub async fn end_indexed(
-        &self,
-        kind: &'static str,
-        value: &str,
-    ) -> session_store::Result<usize> {
-        let ended: i64 = self
-            .client
-            .eval(
-                END_INDEXED,
-                vec![format!("{kind}:{value}"), DEADLINES.to_owned()],
-                Vec::<String>::new(),
-            )
-            .await
-            .map_err(backend)?;
-        Ok(usize::try_from(ended).unwrap_or(0))
     }
 
     /// The session ids filed under an index set. `kind` is never input.
@@ -388,6 +363,41 @@ mod tests {
             .await
             .expect("store");
         contract::holds(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_session_that_ends_leaves_no_key_in_any_index() {
+        use fred::prelude::{KeysInterface, SetsInterface};
+        use tower_sessions::SessionStore;
+        let server = Server::start().await;
+        let store = Store::redis(&format!("redis://127.0.0.1:{}/0", server.1))
+            .await
+            .expect("store");
+        let super::super::Backend::Redis(redis) = &store.backend else {
+            unreachable!("a Redis store");
+        };
+        let members = |set: &'static str| async move {
+            let members: Vec<String> = redis.client.smembers(set).await.expect("smembers");
+            members
+        };
+        let (mut phone, mut laptop) = (contract::record("u1", "s1"), contract::record("u1", "s2"));
+        store.create(&mut phone).await.expect("create");
+        store.create(&mut laptop).await.expect("create");
+        assert_eq!(members("subject:u1").await.len(), 2);
+
+        store.delete(&phone.id).await.expect("delete");
+        assert_eq!(members("subject:u1").await.len(), 1, "pruned by a logout");
+        assert!(members("sid:s1").await.is_empty());
+
+        assert_eq!(store.end_sid("s2").await.expect("end"), 1);
+        assert!(members("subject:u1").await.is_empty(), "pruned by an event");
+        assert!(members("sid:s2").await.is_empty());
+        let left: i64 = redis
+            .client
+            .exists(vec!["subject:u1", "sid:s1", "sid:s2"])
+            .await
+            .expect("exists");
+        assert_eq!(left, 0, "empty sets are gone");
     }
 
     #[tokio::test]
