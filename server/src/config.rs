@@ -55,7 +55,7 @@ impl SessionStoreConfig {
                     || host
                         .parse::<std::net::IpAddr>()
                         .is_ok_and(|ip| ip.is_loopback());
-                url.scheme() == "redis" && !loopback
+                matches!(url.scheme(), "redis" | "redis-cluster") && !loopback
             }
         }
     }
@@ -307,8 +307,9 @@ fn parse_origin(var: &'static str, value: &str, example: &str) -> Result<Url, Co
     Ok(url)
 }
 
-/// `redis://[:password@]host[:port][/db]` or `rediss://…` (TLS). Never
-/// echoed: it may hold a password.
+/// `redis://[:password@]host[:port][/db]` or `rediss://…` (TLS), or for a
+/// cluster `redis-cluster://host:port?node=host:port&…` (`rediss-cluster`).
+/// Never echoed: it may hold a password.
 fn parse_redis_url(value: &str) -> Result<Url, ConfigError> {
     let invalid = |reason: &str| {
         ConfigError::Invalid {
@@ -317,8 +318,13 @@ fn parse_redis_url(value: &str) -> Result<Url, ConfigError> {
     }
     };
     let url = Url::parse(value).map_err(|_| invalid("it is not a URL"))?;
-    if !matches!(url.scheme(), "redis" | "rediss") {
-        return Err(invalid("its scheme is not redis or rediss"));
+    if !matches!(
+        url.scheme(),
+        "redis" | "rediss" | "redis-cluster" | "rediss-cluster"
+    ) {
+        return Err(invalid(
+            "its scheme is not redis, rediss, redis-cluster or rediss-cluster",
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("it has no host"));
@@ -815,6 +821,8 @@ mod tests {
                 .is_plain_redis_to_another_host()
         };
         assert!(plain("redis://cache.internal:6379/0"));
+        assert!(plain("redis-cluster://cache.internal:30001"));
+        assert!(!plain("rediss-cluster://cache.internal:30001"));
         assert!(plain("redis://:secret@10.0.0.5"));
         assert!(!plain("rediss://cache.internal:6380/0"));
         assert!(!plain("redis://127.0.0.1:6379"));

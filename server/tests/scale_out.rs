@@ -16,6 +16,7 @@ use std::time::Duration;
 use app::auth::AuthSettings;
 use reqwest::StatusCode;
 use support::provider::{Gate, SUBJECT};
+use support::redis_cluster::RedisCluster;
 use support::{
     event, login_with_a_due_token, signed_webhook, RedisServer, TestApp, TestProvider,
     WEBHOOK_SECRET,
@@ -28,17 +29,17 @@ const CACHE_BOUND: Duration = Duration::from_secs(1);
 /// Two instances of the app on one Redis. Both are reached under the first
 /// one's public URL, as behind a load balancer.
 async fn two_instances(provider: &TestProvider, redis: &RedisServer) -> (TestApp, TestApp) {
-    two_tuned_instances(provider, redis, |_| {}).await
+    two_tuned_instances(provider, &redis.url(), |_| {}).await
 }
 
 /// The same, with settings changed by `tune` on both.
 async fn two_tuned_instances(
     provider: &TestProvider,
-    redis: &RedisServer,
+    redis_url: &str,
     tune: impl Fn(&mut AuthSettings),
 ) -> (TestApp, TestApp) {
     let shared = [
-        ("REDIS_URL", redis.url()),
+        ("REDIS_URL", redis_url.to_owned()),
         ("AUTHGEAR_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
     ];
     let env = |extra: Option<(&'static str, String)>| {
@@ -70,8 +71,18 @@ async fn after_the_cache_bound() {
 #[tokio::test]
 async fn instances_share_sessions_refreshes_and_logouts() {
     let redis = RedisServer::start().await;
+    share_sessions_refreshes_and_logouts(&redis.url()).await;
+}
+
+#[tokio::test]
+async fn instances_on_a_redis_cluster_share_sessions_refreshes_and_logouts() {
+    let cluster = RedisCluster::start().await;
+    share_sessions_refreshes_and_logouts(&cluster.url()).await;
+}
+
+async fn share_sessions_refreshes_and_logouts(redis_url: &str) {
     let provider = TestProvider::start().await;
-    let (a, b) = two_instances(&provider, &redis).await;
+    let (a, b) = two_tuned_instances(&provider, redis_url, |_| {}).await;
     let on_a = a.browser();
     let on_b = b.same_browser_as(&on_a);
 
@@ -120,7 +131,7 @@ async fn a_copy_read_before_another_instance_refreshed_does_not_spend_the_token_
     const CONFIRM_EVERY: Duration = Duration::from_millis(300);
     let redis = RedisServer::start().await;
     let provider = TestProvider::start().await;
-    let (a, b) = two_tuned_instances(&provider, &redis, |settings| {
+    let (a, b) = two_tuned_instances(&provider, &redis.url(), |settings| {
         settings.liveness_interval = Some(CONFIRM_EVERY);
     })
     .await;
@@ -311,7 +322,7 @@ async fn instances_with_a_short_lock(
     redis: &RedisServer,
     ttl: Duration,
 ) -> (TestApp, TestApp) {
-    two_tuned_instances(provider, redis, move |settings| {
+    two_tuned_instances(provider, &redis.url(), move |settings| {
         settings.refresh_lock_ttl = ttl;
     })
     .await
@@ -414,7 +425,7 @@ async fn sessions_never_visited_again_are_swept_once_with_their_tokens_revoked()
     let redis = RedisServer::start().await;
     let provider = TestProvider::start().await;
     let clock = app::auth::Clock::adjustable();
-    let (a, b) = two_tuned_instances(&provider, &redis, |settings| {
+    let (a, b) = two_tuned_instances(&provider, &redis.url(), |settings| {
         settings.clock = clock.clone();
     })
     .await;

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test file uses its own part of the harness.
 
 pub mod provider;
+pub mod redis_cluster;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -2,11 +2,17 @@
 //! that must check and change together is one Lua script, so no other
 //! instance can come in between.
 //!
-//! Keys: `session:{key}` holds the sealed record (`key` is the hash of the
-//! session id) and expires with it; `subject:{sub}` and `sid:{sid}` are sets
-//! of those keys, kept at least as
-//! long as their longest-lived member; `claim:{key}` is a one-time claim;
-//! `lock:{key}` a lock, holding its owner.
+//! Keys: `{s}session:<key>` holds the sealed record (`<key>` is the hash of
+//! the session id) and expires with it; `{s}subject:<sub>` and
+//! `{s}sid:<sid>` are sets of those keys, kept at least as long as their
+//! longest-lived member; `{s}deadlines` orders them by deadline;
+//! `claim:<name>` is a one-time claim; `lock:<name>` a lock, holding its
+//! owner.
+//!
+//! Redis Cluster: every script declares all the keys it touches, and those
+//! keys share the hash tag `{s}`, so each script runs on one node, in one
+//! slot. (The sessions then live on one node of the cluster; claims and
+//! locks, one key each, spread over all of them.)
 
 use std::time::Duration;
 
@@ -79,7 +85,7 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2]
 "#;
 
 /// The sorted set of session keys by deadline, which the sweep reads.
-const DEADLINES: &str = "deadlines";
+const DEADLINES: &str = "{s}deadlines";
 
 /// Extends a lock if its owner still holds it. KEYS: the lock. ARGV: the
 /// owner, the new ttl in ms.
@@ -108,12 +114,15 @@ fn ttl_ms(ttl: Duration) -> i64 {
 }
 
 fn session_key(key: &str) -> String {
-    format!("session:{key}")
+    format!("{{s}}session:{key}")
 }
 
 fn index_keys(index: &Index) -> Vec<String> {
-    let subject = index.subject.iter().map(|sub| format!("subject:{sub}"));
-    let sid = index.sid.iter().map(|sid| format!("sid:{sid}"));
+    let subject = index
+        .subject
+        .iter()
+        .map(|sub| format!("{{s}}subject:{sub}"));
+    let sid = index.sid.iter().map(|sid| format!("{{s}}sid:{sid}"));
     subject.chain(sid).collect()
 }
 
@@ -235,7 +244,7 @@ impl Redis {
         value: &str,
     ) -> session_store::Result<Vec<String>> {
         self.client
-            .smembers(format!("{kind}:{value}"))
+            .smembers(format!("{{s}}{kind}:{value}"))
             .await
             .map_err(backend)
     }
@@ -312,6 +321,11 @@ impl Redis {
     }
 }
 
+/// The server's tests start a Redis Cluster the same way.
+#[cfg(test)]
+#[path = "../../../../server/tests/support/redis_cluster.rs"]
+mod redis_cluster;
+
 #[cfg(test)]
 mod tests {
     use super::super::{contract, Store};
@@ -366,6 +380,13 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn keeps_the_store_contract_on_a_cluster() {
+        let cluster = super::redis_cluster::RedisCluster::start().await;
+        let store = Store::redis(&cluster.url()).await.expect("store");
+        contract::holds(&store).await;
+    }
+
+    #[tokio::test]
     async fn a_session_that_ends_leaves_no_key_in_any_index() {
         use fred::prelude::{KeysInterface, SetsInterface};
         use tower_sessions::SessionStore;
@@ -383,18 +404,25 @@ mod tests {
         let (mut phone, mut laptop) = (contract::record("u1", "s1"), contract::record("u1", "s2"));
         store.create(&mut phone).await.expect("create");
         store.create(&mut laptop).await.expect("create");
-        assert_eq!(members("subject:u1").await.len(), 2);
+        assert_eq!(members("{s}subject:u1").await.len(), 2);
 
         store.delete(&phone.id).await.expect("delete");
-        assert_eq!(members("subject:u1").await.len(), 1, "pruned by a logout");
-        assert!(members("sid:s1").await.is_empty());
+        assert_eq!(
+            members("{s}subject:u1").await.len(),
+            1,
+            "pruned by a logout"
+        );
+        assert!(members("{s}sid:s1").await.is_empty());
 
         assert_eq!(store.end_sid("s2").await.expect("end"), 1);
-        assert!(members("subject:u1").await.is_empty(), "pruned by an event");
-        assert!(members("sid:s2").await.is_empty());
+        assert!(
+            members("{s}subject:u1").await.is_empty(),
+            "pruned by an event"
+        );
+        assert!(members("{s}sid:s2").await.is_empty());
         let left: i64 = redis
             .client
-            .exists(vec!["subject:u1", "sid:s1", "sid:s2"])
+            .exists(vec!["{s}subject:u1", "{s}sid:s1", "{s}sid:s2"])
             .await
             .expect("exists");
         assert_eq!(left, 0, "empty sets are gone");
