@@ -273,6 +273,21 @@ async fn a_redis_outage_is_a_503_and_the_app_recovers() {
         StatusCode::SERVICE_UNAVAILABLE
     );
     assert_eq!(app.browser().get("/healthz").await.status(), StatusCode::OK);
+    // Events from outside cannot be applied: the sender is told to retry,
+    // never that they were refused or done.
+    let event = event("user.disabled", SUBJECT);
+    assert_eq!(
+        signed_webhook(&app, &event).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let token = provider.logout_token(&provider.latest_sid(), |_| {});
+    let backchannel = support::cookieless_client()
+        .post(format!("{}/backchannel-logout", app.url))
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(backchannel.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     // Back, empty (it keeps nothing on disk): the app uses it again by itself.
     redis.restart().await;
