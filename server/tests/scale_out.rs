@@ -478,3 +478,42 @@ async fn sessions_never_visited_again_are_swept_once_with_their_tokens_revoked()
     assert_eq!(viewer["notice"], "SessionEnded", "its next visit says so");
     assert!(active.viewer().await["user"].is_object());
 }
+
+#[tokio::test]
+async fn rotated_tokens_the_store_will_not_keep_end_the_session_with_its_notice() {
+    let mut redis = RedisServer::start().await;
+    let provider = TestProvider::start().await;
+    let (app, _other) = two_instances(&provider, &redis).await;
+    let browser = app.browser();
+    login_with_a_due_token(&provider, &browser).await;
+    let gate = Gate::new();
+    provider.behave(|b| b.refresh_gate = Some(gate.clone()));
+    let page_view = tokio::spawn({
+        let browser = browser.clone();
+        async move { browser.server_fn("viewer").await.status() }
+    });
+    // The provider has rotated the refresh token; the store goes away before
+    // the new one can be written.
+    gate.arrival().await;
+    redis.stop().await;
+    gate.open();
+    assert_eq!(
+        page_view.await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not signed in on tokens only this instance knows"
+    );
+    let rotated = provider.latest_refresh_token();
+    assert!(
+        !provider.is_refresh_token_active(&rotated),
+        "the token nobody could store is revoked"
+    );
+
+    redis.restart().await;
+    support::wait_until_async("the app to reach Redis again", || async {
+        app.browser().get("/login").await.status() == StatusCode::SEE_OTHER
+    })
+    .await;
+    let viewer = browser.viewer().await;
+    assert!(viewer["user"].is_null(), "{viewer}");
+    assert_eq!(viewer["notice"], "SessionEnded", "never a silent sign-out");
+}
