@@ -37,28 +37,20 @@ pub async fn load_home() -> Result<Page<Option<Home>>, ApiError> {
 /// browser there); a user who cannot sign in again is told why instead.
 #[server(endpoint = "security")]
 pub async fn load_security() -> Result<Page<SecurityCheck>, ApiError> {
-    use crate::auth::{is_recent, rfc3339};
+    use crate::auth::{rfc3339, StepUp};
     let visit = Visit::of_request().await?;
     let user = visit.user()?;
-    let claims = &user.shown().profile.claims;
-    let max_age = visit.auth.settings().step_up_max_age;
-    let now = time::OffsetDateTime::now_utc();
-    let content = match user.signed_in_at() {
-        Some(at) if is_recent(at.unix_timestamp(), max_age, now.unix_timestamp()) => {
-            let until = time::Duration::try_from(max_age)
-                .ok()
-                .and_then(|age| at.checked_add(age));
-            SecurityCheck::Confirmed {
-                signed_in_at: rfc3339(at).unwrap_or_default(),
-                recent_until: until.and_then(rfc3339).unwrap_or_default(),
-                methods: claims.amr.clone(),
-            }
-        }
-        _ if !claims.can_reauthenticate => {
+    let content = match StepUp::of(user, visit.auth.settings()) {
+        StepUp::Recent { at, until } => SecurityCheck::Confirmed {
+            signed_in_at: rfc3339(at).unwrap_or_default(),
+            recent_until: until.and_then(rfc3339).unwrap_or_default(),
+            methods: user.shown().profile.claims.amr.clone(),
+        },
+        StepUp::Impossible => {
             respond(Some(axum::http::StatusCode::FORBIDDEN));
             SecurityCheck::CannotReauthenticate
         }
-        _ => SecurityCheck::Reauthenticate {
+        StepUp::Needed => SecurityCheck::Reauthenticate {
             to: format!(
                 "{}?return_to={}",
                 crate::paths::REAUTHENTICATE,

@@ -92,31 +92,22 @@ impl Config {
 
     /// Reads variables through `lookup`, so tests need not touch the environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        // A variable set to blanks (as `.env.example` leaves them) counts as unset.
-        let get = |var: &str| {
-            lookup(var)
-                .map(|value| value.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let require = |var: &'static str, hint: &'static str| {
-            get(var).ok_or(ConfigError::Missing { var, hint })
-        };
-
-        let issuer = parse_issuer(&require(
+        let vars = Vars(lookup);
+        let issuer = parse_issuer(&vars.require(
             "AUTHGEAR_DOMAIN",
             "set it to your Authgear project's domain, e.g. myapp.authgear.cloud \
              (or leave every AUTHGEAR_ variable empty and start the app with ./scripts/run \
              to use the local development provider)",
         )?)?;
-        let client_id = require(
+        let client_id = vars.require(
             "AUTHGEAR_CLIENT_ID",
             "copy the Client ID of your application from the Authgear portal",
         )?;
-        let client_secret = require(
+        let client_secret = vars.require(
             "AUTHGEAR_CLIENT_SECRET",
             "copy the Client Secret of your application from the Authgear portal",
         )?;
-        let secret_key = require(
+        let secret_key = vars.require(
             "APP_SECRET_KEY",
             "generate one with `openssl rand -hex 32` and put it in .env",
         )?;
@@ -130,16 +121,20 @@ impl Config {
                 ),
             });
         }
-        let app_url = parse_app_url(get("APP_URL").as_deref().unwrap_or("http://localhost:3000"))?;
+        let app_url = parse_app_url(
+            vars.get("APP_URL")
+                .as_deref()
+                .unwrap_or("http://localhost:3000"),
+        )?;
         let scopes = parse_scopes(
-            get("AUTHGEAR_SCOPES")
+            vars.get("AUTHGEAR_SCOPES")
                 .as_deref()
                 .unwrap_or("openid offline_access"),
         )?;
-        let session_store = match get("REDIS_URL") {
+        let session_store = match vars.get("REDIS_URL") {
             Some(url) => SessionStoreConfig::Redis(parse_redis_url(&url)?),
             None => SessionStoreConfig::Sqlite(
-                get("SESSION_DB_PATH")
+                vars.get("SESSION_DB_PATH")
                     .unwrap_or_else(|| "sessions.db".into())
                     .into(),
             ),
@@ -153,7 +148,7 @@ impl Config {
             Key::derive_from(secret_key.as_bytes()),
         );
         auth.scopes = scopes;
-        if let Some(secret) = get("AUTHGEAR_WEBHOOK_SECRET") {
+        if let Some(secret) = vars.get("AUTHGEAR_WEBHOOK_SECRET") {
             if secret.chars().count() < MIN_WEBHOOK_SECRET_LEN {
                 return Err(ConfigError::Invalid {
                     var: "AUTHGEAR_WEBHOOK_SECRET",
@@ -166,42 +161,31 @@ impl Config {
             }
             auth.webhook_secret = Some(WebhookSecret::new(secret));
         }
-        auth.backchannel_logout = match get("BACKCHANNEL_LOGOUT").as_deref() {
-            None | Some("on") => true,
-            Some("off") => false,
-            Some(_) => {
-                return Err(ConfigError::Invalid {
-                    var: "BACKCHANNEL_LOGOUT",
-                    reason: "use on (the default: accepted when the provider offers it) or off"
-                        .into(),
-                })
-            }
-        };
+        auth.backchannel_logout = vars
+            .switch(
+                "BACKCHANNEL_LOGOUT",
+                "use on (the default: accepted when the provider offers it) or off",
+            )?
+            .unwrap_or(true);
         // A year at most: Authgear's refresh tokens live no longer.
-        if let Some(value) = get("SESSION_IDLE_TIMEOUT") {
-            auth.idle_timeout = parse_duration("SESSION_IDLE_TIMEOUT", &value, MINUTE..=YEAR)?;
+        if let Some(timeout) = vars.duration("SESSION_IDLE_TIMEOUT", MINUTE..=YEAR)? {
+            auth.idle_timeout = timeout;
         }
-        if let Some(value) = get("SESSION_MAX_LIFETIME") {
-            auth.max_lifetime = parse_duration("SESSION_MAX_LIFETIME", &value, MINUTE..=YEAR)?;
+        if let Some(lifetime) = vars.duration("SESSION_MAX_LIFETIME", MINUTE..=YEAR)? {
+            auth.max_lifetime = lifetime;
         }
-        auth.liveness_interval = match get("LIVENESS_CHECK_INTERVAL").as_deref() {
-            None => auth.liveness_interval,
-            Some("off") => None,
-            Some(value) => Some(parse_duration(
-                "LIVENESS_CHECK_INTERVAL",
-                value,
-                1..=30 * DAY,
-            )?),
-        };
-        if let Some(value) = get("STEP_UP_MAX_AGE") {
-            // Shorter than a sign-in takes, every step-up would come back
-            // too old; longer than a session, it would mean nothing.
-            auth.step_up_max_age = parse_duration("STEP_UP_MAX_AGE", &value, MINUTE..=30 * DAY)?;
+        if let Some(interval) = vars.duration_or_off("LIVENESS_CHECK_INTERVAL", 1..=30 * DAY)? {
+            auth.liveness_interval = interval;
         }
-        if let Some(value) = get("SESSION_CACHE_TTL") {
+        // Shorter than a sign-in takes, every step-up would come back too
+        // old; longer than a session, it would mean nothing.
+        if let Some(max_age) = vars.duration("STEP_UP_MAX_AGE", MINUTE..=30 * DAY)? {
+            auth.step_up_max_age = max_age;
+        }
+        if let Some(value) = vars.get("SESSION_CACHE_TTL") {
             auth.session_cache_ttl = parse_cache_ttl(&value)?;
         }
-        if let Some(role) = get("ADMIN_ROLE") {
+        if let Some(role) = vars.get("ADMIN_ROLE") {
             if role.len() > 128 || role.chars().any(char::is_whitespace) {
                 return Err(ConfigError::Invalid {
                     var: "ADMIN_ROLE",
@@ -210,21 +194,13 @@ impl Config {
             }
             auth.admin_role = role;
         }
-        let account_settings = match get("AUTHGEAR_ACCOUNT_SETTINGS").as_deref() {
-            None => None,
-            Some("on") => Some(true),
-            Some("off") => Some(false),
-            Some(_) => {
-                return Err(ConfigError::Invalid {
-                    var: "AUTHGEAR_ACCOUNT_SETTINGS",
-                    reason: "use on (link to <issuer>/settings) or off; by default the link is \
-                             shown for *.authgear.cloud and the local provider"
-                        .into(),
-                })
-            }
-        };
+        let account_settings = vars.switch(
+            "AUTHGEAR_ACCOUNT_SETTINGS",
+            "use on (link to <issuer>/settings) or off; by default the link is \
+             shown for *.authgear.cloud and the local provider",
+        )?;
         let auth = auth.with_account_settings(account_settings);
-        let log_format = match get("LOG_FORMAT").as_deref() {
+        let log_format = match vars.get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(_) => {
@@ -239,6 +215,59 @@ impl Config {
             session_store,
             log_format,
         })
+    }
+}
+
+/// The environment as the app reads it: a variable set to blanks (as
+/// `.env.example` leaves them) counts as unset.
+struct Vars<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn require(&self, var: &'static str, hint: &'static str) -> Result<String, ConfigError> {
+        self.get(var).ok_or(ConfigError::Missing { var, hint })
+    }
+
+    /// `on` or `off`; `None` when unset. `usage` is the message for any
+    /// other value.
+    fn switch(&self, var: &'static str, usage: &str) -> Result<Option<bool>, ConfigError> {
+        match self.get(var).as_deref() {
+            None => Ok(None),
+            Some("on") => Ok(Some(true)),
+            Some("off") => Ok(Some(false)),
+            Some(_) => Err(ConfigError::Invalid {
+                var,
+                reason: usage.into(),
+            }),
+        }
+    }
+
+    /// A duration (see [`parse_duration`]) within `seconds`; `None` when unset.
+    fn duration(
+        &self,
+        var: &'static str,
+        seconds: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<std::time::Duration>, ConfigError> {
+        self.get(var)
+            .map(|value| parse_duration(var, &value, seconds))
+            .transpose()
+    }
+
+    /// A duration, or `off` (`Some(None)`); `None` when unset.
+    fn duration_or_off(
+        &self,
+        var: &'static str,
+        seconds: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<Option<std::time::Duration>>, ConfigError> {
+        match self.get(var).as_deref() {
+            Some("off") => Ok(Some(None)),
+            _ => Ok(self.duration(var, seconds)?.map(Some)),
+        }
     }
 }
 

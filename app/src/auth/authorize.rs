@@ -255,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn reauthentication_asks_for_a_fresh_login_of_the_same_user() {
+    fn reauthentication_asks_for_a_fresh_sign_in_of_the_same_user() {
         let query = query(
             &options(Intent::Reauthenticate {
                 id_token_hint: Box::new(id_token()),

@@ -46,6 +46,14 @@ impl Clock {
     }
 }
 
+/// A time as RFC 3339, to the second.
+pub(crate) fn rfc3339(at: OffsetDateTime) -> Option<String> {
+    at.replace_millisecond(0)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

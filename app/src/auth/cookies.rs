@@ -3,7 +3,7 @@
 //! - **The session cookie**: an opaque random id, nothing else. `HttpOnly`,
 //!   `SameSite=Strict` (no other site can make the browser send it: the
 //!   strongest CSRF defence there is), `Path=/`.
-//! - **One login-transaction cookie per sign-in in progress**, named after
+//! - **One sign-in cookie per sign-in in progress**, named after
 //!   its `state`, so two tabs can sign in at once. Encrypted with
 //!   `APP_SECRET_KEY` (the browser can neither read nor forge it), `HttpOnly`,
 //!   `SameSite=Lax` (it must come back with the provider's cross-site
@@ -22,7 +22,7 @@ use axum::http::HeaderMap;
 use axum_extra::extract::cookie::{Cookie, PrivateCookieJar, SameSite};
 use tower_sessions::SessionManagerLayer;
 
-use super::flow::{LoginTransaction, LOGIN_LIFETIME};
+use super::flow::{SignInTransaction, SIGN_IN_LIFETIME};
 use super::store::Store;
 use super::{AuthError, AuthSettings};
 
@@ -44,13 +44,13 @@ pub(crate) fn session_layer(store: Store, settings: &AuthSettings) -> SessionMan
         .with_path("/")
 }
 
-/// The login-transaction cookies a request carries.
-pub(crate) struct LoginCookies {
+/// The sign-in cookies a request carries.
+pub(crate) struct SignInCookies {
     jar: PrivateCookieJar,
     secure: bool,
 }
 
-impl LoginCookies {
+impl SignInCookies {
     pub fn from_headers(headers: &HeaderMap, settings: &AuthSettings) -> Self {
         Self {
             jar: PrivateCookieJar::from_headers(headers, settings.cookie_key.clone()),
@@ -66,8 +66,8 @@ impl LoginCookies {
         }
     }
 
-    /// Every login in progress that decrypts and reads, with its cookie's name.
-    fn pending(&self) -> Vec<(String, Option<LoginTransaction>)> {
+    /// Every sign-in in progress that decrypts and reads, with its cookie's name.
+    fn pending(&self) -> Vec<(String, Option<SignInTransaction>)> {
         self.jar
             .iter()
             .filter(|cookie| cookie.name().starts_with(self.prefix()))
@@ -78,8 +78,8 @@ impl LoginCookies {
             .collect()
     }
 
-    /// Remembers a new login, dropping the oldest ones beyond the limit.
-    pub fn start(self, transaction: &LoginTransaction) -> Result<PrivateCookieJar, AuthError> {
+    /// Remembers a new sign-in, dropping the oldest ones beyond the limit.
+    pub fn start(self, transaction: &SignInTransaction) -> Result<PrivateCookieJar, AuthError> {
         let mut pending = self.pending();
         pending.sort_by_key(|(_, transaction)| transaction.as_ref().map(|t| t.started_at));
         let excess = (pending.len() + 1).saturating_sub(MAX_PENDING_LOGINS);
@@ -93,9 +93,9 @@ impl LoginCookies {
         Ok(jar.add(cookie))
     }
 
-    /// The login whose `state` the callback names, spent whatever happens
-    /// next; and whether this browser has other logins in progress.
-    pub fn take(self, state: Option<&str>) -> (PrivateCookieJar, Option<LoginTransaction>, bool) {
+    /// The sign-in whose `state` the callback names, spent whatever happens
+    /// next; and whether this browser has other sign-ins in progress.
+    pub fn take(self, state: Option<&str>) -> (PrivateCookieJar, Option<SignInTransaction>, bool) {
         let name = state
             .filter(|state| is_state_token(state))
             .map(|state| format!("{}{state}", self.prefix()));
@@ -119,14 +119,14 @@ impl LoginCookies {
         (jar, transaction, others)
     }
 
-    /// The one builder of login cookies, for setting and removing alike.
+    /// The one builder of sign-in cookies, for setting and removing alike.
     fn cookie(&self, name: String, value: String) -> Cookie<'static> {
         Cookie::build((name, value))
             .path("/")
             .http_only(true)
             .secure(self.secure)
             .same_site(SameSite::Lax)
-            .max_age(LOGIN_LIFETIME)
+            .max_age(SIGN_IN_LIFETIME)
             .build()
     }
 }

@@ -19,7 +19,7 @@ pub enum AuthError {
     #[error("the provider answered the sign-in with error {0}")]
     ProviderDenied(OAuthCode),
     #[error("callback without a login transaction (expired, already used, or another browser)")]
-    NoLoginInProgress,
+    NoSignInInProgress,
     #[error("callback state does not match any login this browser started")]
     StateMismatch,
     #[error("callback without an authorization code")]
@@ -152,7 +152,7 @@ impl AuthError {
     pub fn status(&self) -> StatusCode {
         use AuthError::*;
         match self {
-            ProviderDenied(_) | NoLoginInProgress | StateMismatch | MissingCode | CodeRejected => {
+            ProviderDenied(_) | NoSignInInProgress | StateMismatch | MissingCode | CodeRejected => {
                 StatusCode::BAD_REQUEST
             }
             StepUp(StepUpProblem::OtherUser) | CannotReauthenticate => StatusCode::FORBIDDEN,
@@ -171,7 +171,7 @@ impl AuthError {
         match self {
             ProviderUnavailable | HttpClient | SessionStore => "Sign-in is unavailable",
             ProviderDenied(code) if code.as_str() == "access_denied" => "Sign-in cancelled",
-            NoLoginInProgress => "This sign-in has expired",
+            NoSignInInProgress => "This sign-in has expired",
             StepUp(_) | CannotReauthenticate => "We could not confirm it's you",
             _ => "We could not sign you in",
         }
@@ -198,7 +198,7 @@ impl AuthError {
                 "You cancelled the sign-in at the identity provider, so nothing changed.".into()
             }
             ProviderDenied(code) => format!("The sign-in did not complete ({code})."),
-            NoLoginInProgress => {
+            NoSignInInProgress => {
                 "This sign-in link has expired or was already used. Please sign in again.".into()
             }
             StateMismatch | MissingCode | CodeRejected => {
@@ -229,7 +229,7 @@ impl AuthError {
         match self {
             ProviderUnavailable => "provider_unavailable",
             ProviderDenied(_) => "provider_denied",
-            NoLoginInProgress => "no_login_in_progress",
+            NoSignInInProgress => "no_sign_in_in_progress",
             StateMismatch => "state_mismatch",
             MissingCode => "missing_code",
             CodeRejected => "code_rejected",
@@ -321,7 +321,7 @@ mod tests {
         let all = [
             AuthError::ProviderUnavailable,
             AuthError::ProviderDenied(OAuthCode::new("access_denied")),
-            AuthError::NoLoginInProgress,
+            AuthError::NoSignInInProgress,
             AuthError::StateMismatch,
             AuthError::MissingCode,
             AuthError::CodeRejected,

@@ -10,10 +10,8 @@ use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::Sha256;
 use time::OffsetDateTime;
 
 use super::{session, Auth};
@@ -201,32 +199,6 @@ pub(crate) async fn authgear_webhook(
     }
 }
 
-/// The webhook signing secret. Never printed.
-#[derive(Clone)]
-pub struct WebhookSecret(String);
-
-impl WebhookSecret {
-    pub fn new(secret: String) -> Self {
-        Self(secret)
-    }
-
-    /// True if `signature` is this secret's HMAC-SHA256 of `body`, compared
-    /// in constant time.
-    fn signed(&self, body: &[u8], signature: &[u8]) -> bool {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.0.as_bytes()) else {
-            return false;
-        };
-        mac.update(body);
-        mac.verify_slice(signature).is_ok()
-    }
-}
-
-impl std::fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebhookSecret(…)")
-    }
-}
-
 /// Why a logout token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 enum LogoutTokenProblem {
@@ -405,18 +377,5 @@ mod tests {
         for kind in ["user.created", "user.authenticated", "", "identity"] {
             assert_eq!(effect_of(kind), Effect::None, "{kind}");
         }
-    }
-
-    #[test]
-    fn a_signature_is_the_hmac_of_the_exact_body() {
-        let secret = WebhookSecret::new("s3cret".into());
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").expect("key");
-        mac.update(b"{}");
-        let good = mac.finalize().into_bytes();
-        assert!(secret.signed(b"{}", &good));
-        assert!(!secret.signed(b"{} ", &good), "another body");
-        assert!(!secret.signed(b"{}", &good[..31]), "a shorter signature");
-        assert!(!WebhookSecret::new("other".into()).signed(b"{}", &good));
-        assert_eq!(format!("{secret:?}"), "WebhookSecret(…)");
     }
 }

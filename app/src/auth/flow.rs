@@ -2,9 +2,9 @@
 //! ([`begin`]), checking what comes back ([`check_callback`], pure), and the
 //! provider calls that turn a good answer into a signed-in user ([`finish`]).
 //!
-//! What ties the two halves together is a [`LoginTransaction`]: the `state`,
-//! `nonce` and PKCE verifier of one login, kept in a short-lived encrypted
-//! cookie of its own (see `cookies`), one per login in progress.
+//! What ties the two halves together is a [`SignInTransaction`]: the `state`,
+//! `nonce` and PKCE verifier of one sign-in, kept in a short-lived encrypted
+//! cookie of its own (see `cookies`), one per sign-in in progress.
 
 use openidconnect::core::CoreResponseType;
 use openidconnect::{
@@ -16,20 +16,20 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::authorize::AuthorizeOptions;
-use super::error::{Endpoint, IdTokenProblem, OAuthCode, StepUpProblem, Upstream};
+use super::error::{Endpoint, IdTokenProblem, OAuthCode, Upstream};
 use super::provider;
 use super::session::{self, UserSession};
 use super::tokens::TokenSet;
-use super::{logout, profile};
+use super::{profile, step_up};
 use super::{Auth, AuthError};
 use crate::paths;
 
 /// Enough time to type a password, not enough to linger.
-pub(crate) const LOGIN_LIFETIME: time::Duration = time::Duration::minutes(10);
+pub(crate) const SIGN_IN_LIFETIME: time::Duration = time::Duration::minutes(10);
 
-/// The secrets of one login in progress.
+/// The secrets of one sign-in in progress.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct LoginTransaction {
+pub(crate) struct SignInTransaction {
     pub state: CsrfToken,
     nonce: Nonce,
     pkce_verifier: PkceCodeVerifier,
@@ -44,10 +44,6 @@ pub(crate) struct LoginTransaction {
     pub step_up: Option<String>,
 }
 
-/// How far the provider's clock may be behind ours when it says when the
-/// user signed in.
-const CLOCK_LEEWAY_SECONDS: i64 = 60;
-
 /// Where to send the browser, and what to remember until it comes back.
 ///
 /// `replaces` is the browser's current session; `step_up`, the subject who
@@ -58,7 +54,7 @@ pub(crate) fn begin(
     return_to: Option<&str>,
     replaces: Option<String>,
     step_up: Option<String>,
-) -> Result<(Url, LoginTransaction), AuthError> {
+) -> Result<(Url, SignInTransaction), AuthError> {
     let provider = auth.provider()?;
     let settings = auth.settings();
     let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
@@ -77,7 +73,7 @@ pub(crate) fn begin(
         )
         .set_pkce_challenge(pkce_challenge);
     let (url, state, nonce) = options.apply(request, provider.prompt_create).url();
-    let transaction = LoginTransaction {
+    let transaction = SignInTransaction {
         state,
         nonce,
         pkce_verifier,
@@ -99,7 +95,7 @@ pub(crate) struct CallbackParams {
 
 impl CallbackParams {
     /// Reads the raw query leniently: any byte sequence gives some answer, and
-    /// the checks that follow reject what does not belong to a real login.
+    /// the checks that follow reject what does not belong to a real sign-in.
     /// `error_description` is not read: it is free text that anyone who can
     /// send a link could fill with words the app would then show as its own.
     pub fn parse(query: Option<&str>) -> Self {
@@ -120,15 +116,15 @@ impl CallbackParams {
     }
 }
 
-/// Checks the provider's answer against the login it claims to finish, and
+/// Checks the provider's answer against the sign-in it claims to finish, and
 /// returns the code to exchange. Nothing here calls the provider: a callback
-/// that does not belong to a login this browser started goes no further.
+/// that does not belong to a sign-in this browser started goes no further.
 ///
 /// `transaction` is the one found for the callback's `state`, if any;
-/// `others_pending` says whether this browser has other logins in progress.
+/// `others_pending` says whether this browser has other sign-ins in progress.
 pub(crate) fn check_callback(
     params: CallbackParams,
-    transaction: Option<&LoginTransaction>,
+    transaction: Option<&SignInTransaction>,
     others_pending: bool,
     now: OffsetDateTime,
 ) -> Result<AuthorizationCode, AuthError> {
@@ -136,14 +132,14 @@ pub(crate) fn check_callback(
         return Err(if others_pending {
             AuthError::StateMismatch
         } else {
-            AuthError::NoLoginInProgress
+            AuthError::NoSignInInProgress
         });
     };
     if params.state.as_deref() != Some(transaction.state.secret().as_str()) {
         return Err(AuthError::StateMismatch);
     }
-    if now.unix_timestamp() - transaction.started_at > LOGIN_LIFETIME.whole_seconds() {
-        return Err(AuthError::NoLoginInProgress);
+    if now.unix_timestamp() - transaction.started_at > SIGN_IN_LIFETIME.whole_seconds() {
+        return Err(AuthError::NoSignInInProgress);
     }
     if let Some(error) = params.error {
         return Err(AuthError::ProviderDenied(OAuthCode::new(&error)));
@@ -160,7 +156,7 @@ pub(crate) fn check_callback(
 pub(crate) async fn finish(
     auth: &Auth,
     code: AuthorizationCode,
-    transaction: LoginTransaction,
+    transaction: SignInTransaction,
 ) -> Result<UserSession, AuthError> {
     let provider = auth.provider()?;
     let response = provider
@@ -217,10 +213,10 @@ pub(crate) async fn finish(
         // `auth_time` is the provider's: measured with the system's clock.
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let max_age = auth.settings().step_up_max_age;
-        if let Err(problem) = check_step_up(&claims, subject, transaction.started_at, max_age, now)
+        if let Err(problem) = step_up::check(&claims, subject, transaction.started_at, max_age, now)
         {
             // These tokens prove nothing this app asked for: give them back.
-            logout::revoke_quietly(auth, response.refresh_token()).await;
+            provider::revoke_quietly(auth, response.refresh_token()).await;
             return Err(AuthError::StepUp(problem));
         }
     }
@@ -238,37 +234,7 @@ pub(crate) async fn finish(
     })
 }
 
-/// A step-up counts only if the same user signed in again after it began,
-/// recently enough for the page that asked (the same test as its gate, so
-/// a sign-in this accepts never sends the browser round again).
-pub(crate) fn check_step_up(
-    claims: &serde_json::Value,
-    subject: &str,
-    started_at: i64,
-    max_age: std::time::Duration,
-    now: i64,
-) -> Result<(), StepUpProblem> {
-    if claims.get("sub").and_then(serde_json::Value::as_str) != Some(subject) {
-        return Err(StepUpProblem::OtherUser);
-    }
-    match claims.get("auth_time").and_then(serde_json::Value::as_i64) {
-        Some(auth_time)
-            if auth_time >= started_at - CLOCK_LEEWAY_SECONDS
-                && is_recent(auth_time, max_age, now) =>
-        {
-            Ok(())
-        }
-        _ => Err(StepUpProblem::NotFresh),
-    }
-}
-
-/// A sign-in at `auth_time` (Unix seconds) is less than `max_age` old.
-pub(crate) fn is_recent(auth_time: i64, max_age: std::time::Duration, now: i64) -> bool {
-    let max_age = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
-    now.saturating_sub(auth_time) < max_age
-}
-
-/// Paths a login must not return to: they would start another login (a loop
+/// Paths a sign-in must not return to: they would start another sign-in (a loop
 /// at the provider's expense) or call a server function.
 const SIGN_IN_PATHS: [&str; 6] = [
     paths::LOGIN,
@@ -280,7 +246,7 @@ const SIGN_IN_PATHS: [&str; 6] = [
 ];
 
 /// The longest `return_to` kept, counted after percent-encoding, so that the
-/// login-transaction cookie stays well under the 4 KB browsers accept.
+/// sign-in cookie stays well under the 4 KB browsers accept.
 pub(crate) const MAX_RETURN_TO: usize = 1024;
 
 /// Accepts a `return_to` only if it is a path on this app.
@@ -288,7 +254,7 @@ pub(crate) const MAX_RETURN_TO: usize = 1024;
 /// Anything else (another origin, a scheme such as `javascript:`,
 /// `//host` and `/\host` which browsers read as another host, control
 /// characters, or something too long to be a real link) is replaced by `/`,
-/// so the login can never become an open redirect.
+/// so the sign-in can never become an open redirect.
 pub fn safe_return_to(app_url: &Url, candidate: Option<&str>) -> String {
     const MAX_LEN: usize = 2048;
     let Some(candidate) = candidate else {
@@ -423,8 +389,8 @@ mod tests {
         assert_eq!(check(&format!("{ascii}b")), "/");
     }
 
-    fn transaction(state: &str, started_at: i64) -> LoginTransaction {
-        LoginTransaction {
+    fn transaction(state: &str, started_at: i64) -> SignInTransaction {
+        SignInTransaction {
             state: CsrfToken::new(state.into()),
             nonce: Nonce::new("n".into()),
             pkce_verifier: PkceCodeVerifier::new("v".repeat(43)),
@@ -435,77 +401,16 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_step_up_needs_the_same_user_signed_in_since_it_began() {
-        let began = 1_800_000_000;
-        let claims = |sub: &str, auth_time: serde_json::Value| serde_json::json!({"sub": sub, "auth_time": auth_time});
-        let max_age = std::time::Duration::from_secs(300);
-        let check_step_up = |claims: &serde_json::Value, subject: &str, began: i64| {
-            super::check_step_up(claims, subject, began, max_age, began + 5)
-        };
-        assert_eq!(
-            check_step_up(&claims("u1", began.into()), "u1", began),
-            Ok(())
-        );
-        assert_eq!(
-            check_step_up(&claims("u1", (began + 30).into()), "u1", began),
-            Ok(())
-        );
-        // The provider's clock may be a little behind ours.
-        assert_eq!(
-            check_step_up(&claims("u1", (began - 60).into()), "u1", began),
-            Ok(())
-        );
-        for (claims, problem) in [
-            (claims("u2", began.into()), StepUpProblem::OtherUser),
-            (
-                serde_json::json!({"auth_time": began}),
-                StepUpProblem::OtherUser,
-            ),
-            (claims("u1", (began - 61).into()), StepUpProblem::NotFresh),
-            (claims("u1", (began - 3600).into()), StepUpProblem::NotFresh),
-            (
-                claims("u1", serde_json::Value::Null),
-                StepUpProblem::NotFresh,
-            ),
-            (claims("u1", "now".into()), StepUpProblem::NotFresh),
-            (serde_json::json!({"sub": "u1"}), StepUpProblem::NotFresh),
-        ] {
-            assert_eq!(
-                check_step_up(&claims, "u1", began),
-                Err(problem),
-                "{claims}"
-            );
-        }
-        // Fresh at the callback but already too old for the page (a short
-        // max age, a slow return): refused here rather than sent round again.
-        assert_eq!(
-            super::check_step_up(
-                &claims("u1", began.into()),
-                "u1",
-                began,
-                max_age,
-                began + 300
-            ),
-            Err(StepUpProblem::NotFresh)
-        );
-        assert!(is_recent(began, max_age, began + 299));
-        assert!(
-            is_recent(began, std::time::Duration::MAX, began + 10),
-            "no overflow"
-        );
-    }
-
     fn callback(query: &str) -> CallbackParams {
         CallbackParams::parse(Some(query))
     }
 
     #[test]
-    fn a_callback_is_checked_against_its_own_login_only() {
+    fn a_callback_is_checked_against_its_own_sign_in_only() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("time");
         let started = now.unix_timestamp() - 60;
         let pending = transaction("s1", started);
-        let check = |query: &str, found: Option<&LoginTransaction>, others: bool| {
+        let check = |query: &str, found: Option<&SignInTransaction>, others: bool| {
             check_callback(callback(query), found, others, now).map(|code| code.secret().clone())
         };
 
@@ -520,7 +425,7 @@ mod tests {
         );
         assert_eq!(
             check("code=c&state=s2", None, false),
-            Err(AuthError::NoLoginInProgress)
+            Err(AuthError::NoSignInInProgress)
         );
         assert_eq!(
             check("code=c&state=s2", Some(&pending), false),
@@ -546,11 +451,11 @@ mod tests {
         );
         let stale = transaction(
             "s1",
-            now.unix_timestamp() - LOGIN_LIFETIME.whole_seconds() - 1,
+            now.unix_timestamp() - SIGN_IN_LIFETIME.whole_seconds() - 1,
         );
         assert_eq!(
             check("code=c&state=s1", Some(&stale), false),
-            Err(AuthError::NoLoginInProgress),
+            Err(AuthError::NoSignInInProgress),
             "the server enforces the lifetime, whatever the browser kept"
         );
     }

@@ -2,10 +2,11 @@
 //! POST), and the session a new sign-in replaces. The local session ends
 //! first, so it is over even when the provider is down.
 
-use openidconnect::{LogoutRequest, PostLogoutRedirectUrl, RefreshToken};
+use openidconnect::{LogoutRequest, PostLogoutRedirectUrl};
 use tower_sessions::session::Id;
 use tower_sessions::Session;
 
+use super::provider::revoke_quietly;
 use super::{session, Auth, AuthError};
 
 /// Ends the session and returns where the browser goes next: the provider's
@@ -50,30 +51,5 @@ pub(crate) async fn end_replaced(auth: &Auth, id: &str) {
         Ok(None) => {}
         // The new session stands; the old one expires on its own.
         Err(error) => error.log("replace_session"),
-    }
-}
-
-/// Revokes a refresh token at the provider, if there is one to revoke. A
-/// failure is logged, not returned: the session is over either way, and an
-/// unrevoked token still expires. False only when the provider was asked
-/// and did not confirm (or could not be asked).
-pub(crate) async fn revoke_quietly(auth: &Auth, refresh_token: Option<&RefreshToken>) -> bool {
-    let Some(refresh_token) = refresh_token else {
-        return true;
-    };
-    let Ok(provider) = auth.provider() else {
-        return false;
-    };
-    match provider.revoke(auth.http(), refresh_token).await {
-        Ok(true) => {
-            tracing::debug!("refresh token revoked");
-            true
-        }
-        // The provider has no revocation endpoint: nothing more to do.
-        Ok(false) => true,
-        Err(failure) => {
-            tracing::warn!(%failure, "token revocation failed");
-            false
-        }
     }
 }

@@ -3,13 +3,17 @@
 //! what is in here.
 //!
 //! A sign-in, file by file:
-//! `routes` (`GET /login`) → `flow::begin` → `cookies` (one login transaction
+//! `routes` (`GET /login`) → `flow::begin` → `cookies` (one sign-in transaction
 //! per `state`) → the provider → `routes` (`GET /callback`) →
 //! `flow::check_callback` → `flow::finish` (`provider` calls) → `session`
-//! (a new session in the `store`) → `tokens` (fresh access tokens on later
-//! requests) → `logout`. `guard` keeps other sites' requests out; `events`
-//! ends sessions when the provider says so; `error` turns every failure into
-//! a page once.
+//! (a new session in the `store`) → `lifecycle` (what each later request
+//! does to it: deadlines, and a fresh access token from `refresh` when
+//! `tokens` are due) → `logout`. `guard` keeps other sites' requests out;
+//! `events` and `sweep` end sessions when the provider says so or their
+//! time is up; `error` turns every failure into a page once.
+//!
+//! Apart from the [`Auth`] handle, which every module is given, the modules
+//! use each other in one direction only (`scripts/auth-layers` checks it).
 //!
 //! The public surface is what a server needs to wire it up: the [`Auth`]
 //! handle, its [`AuthSettings`], the [`Store`], [`routes`], the
@@ -22,13 +26,16 @@ mod error;
 mod events;
 mod flow;
 mod guard;
+mod lifecycle;
 mod limits;
 mod logout;
 mod profile;
 mod provider;
+mod refresh;
 mod routes;
 mod session;
 mod settings;
+mod step_up;
 mod store;
 mod sweep;
 mod tokens;
@@ -40,20 +47,20 @@ use tower_sessions::SessionManagerLayer;
 
 pub use clock::Clock;
 pub use error::AuthError;
-pub use events::WebhookSecret;
 pub use guard::reject_cross_site;
 pub use routes::routes;
-pub use settings::{is_loopback, AuthSettings};
+pub use settings::{is_loopback, AuthSettings, WebhookSecret};
 pub use store::{Store, StoreError};
 
-pub(crate) use flow::is_recent;
+pub(crate) use clock::rfc3339;
+pub(crate) use lifecycle::{current, Current};
 pub(crate) use logout::logout;
 pub(crate) use profile::reload as reload_profile;
-pub(crate) use session::{rfc3339, UserSession};
-pub(crate) use tokens::{current, Current};
+pub(crate) use session::UserSession;
+pub(crate) use step_up::StepUp;
 
 use provider::{Provider, ProviderHandle, ProviderHttp};
-use tokens::Refresher;
+use refresh::Refresher;
 
 /// A cheap handle to the BFF, shared by routes and server functions.
 #[derive(Clone)]

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::error::{IdTokenProblem, OAuthCode, Upstream};
-use super::AuthSettings;
+use super::{Auth, AuthSettings};
 
 /// The client as discovery leaves it: an authorization endpoint for sure, a
 /// token and userinfo endpoint if the provider lists them.
@@ -248,7 +248,7 @@ pub(crate) struct Provider {
     settings: AuthSettings,
     jwks_uri: JsonWebKeySetUrl,
     keys: RwLock<Keys>,
-    /// Held while the keys are refetched, so that every login that meets a
+    /// Held while the keys are refetched, so that every sign-in that meets a
     /// new key waits for the one download; holds when the last one started.
     refetch: tokio::sync::Mutex<Option<Instant>>,
 }
@@ -431,7 +431,7 @@ impl Provider {
     /// Runs `check` on an ID token with a verifier of signature, issuer,
     /// audience and expiry. If the token is signed with a key we do not know,
     /// the provider may have rotated its keys: fetch them again (once for all
-    /// the logins that meet the new key, and rate-limited) and check once more.
+    /// the sign-ins that meet the new key, and rate-limited) and check once more.
     pub async fn verify<T>(
         &self,
         http: &ProviderHttp,
@@ -570,7 +570,7 @@ impl Provider {
     }
 
     /// True if the keys changed since `seen`: fetched now, or by another
-    /// login while this one waited.
+    /// sign-in while this one waited.
     async fn refetch_jwks(&self, http: &ProviderHttp, seen: u64) -> bool {
         let mut last = self.refetch.lock().await;
         if self.generation() != seen {
@@ -729,6 +729,31 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Revokes a refresh token at the provider, if there is one to revoke. A
+/// failure is logged, not returned: the session is over either way, and an
+/// unrevoked token still expires. False only when the provider was asked
+/// and did not confirm (or could not be asked).
+pub(crate) async fn revoke_quietly(auth: &Auth, refresh_token: Option<&RefreshToken>) -> bool {
+    let Some(refresh_token) = refresh_token else {
+        return true;
+    };
+    let Ok(provider) = auth.provider() else {
+        return false;
+    };
+    match provider.revoke(auth.http(), refresh_token).await {
+        Ok(true) => {
+            tracing::debug!("refresh token revoked");
+            true
+        }
+        // The provider has no revocation endpoint: nothing more to do.
+        Ok(false) => true,
+        Err(failure) => {
+            tracing::warn!(%failure, "token revocation failed");
+            false
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,10 +14,10 @@ use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use super::authorize::{AuthorizeOptions, Intent};
-use super::cookies::LoginCookies;
+use super::cookies::SignInCookies;
 use super::flow::{self, CallbackParams};
 use super::session::UserSession;
-use super::{events, logout, session, user_api, Auth, AuthError};
+use super::{events, logout, session, step_up, user_api, Auth, AuthError};
 use crate::csp;
 use crate::pages::standalone;
 use crate::paths;
@@ -85,13 +85,7 @@ async fn reauthenticate(
             None,
         );
     };
-    if !user.claims().can_reauthenticate {
-        return Err(AuthError::CannotReauthenticate);
-    }
-    let intent = Intent::Reauthenticate {
-        id_token_hint: Box::new(user.id_token.clone()),
-        max_age: auth.settings().step_up_max_age,
-    };
+    let intent = step_up::intent(&user, auth.settings())?;
     let subject = user.subject().map(str::to_owned);
     start(
         &auth,
@@ -104,11 +98,11 @@ async fn reauthenticate(
     )
 }
 
-/// Sends the browser to the provider with a new login transaction.
+/// Sends the browser to the provider with a new sign-in transaction.
 ///
 /// Signing in again replaces the current session (`current`). This is the
 /// last request that carries its `Strict` cookie (the provider's redirect
-/// back will not), so its id travels in the login transaction, and the old
+/// back will not), so its id travels in the sign-in transaction, and the old
 /// session ends when the new one begins.
 fn start(
     auth: &Auth,
@@ -126,7 +120,7 @@ fn start(
     let options = AuthorizeOptions::from_headers(intent, headers);
     let (provider_url, transaction) =
         flow::begin(auth, &options, return_to.as_deref(), replaces, step_up)?;
-    let jar = LoginCookies::from_headers(headers, auth.settings()).start(&transaction)?;
+    let jar = SignInCookies::from_headers(headers, auth.settings()).start(&transaction)?;
     Ok((
         [(CACHE_CONTROL, "no-store")],
         jar,
@@ -159,14 +153,14 @@ async fn callback(
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = CallbackParams::parse(query.as_deref());
-    // One use only: whatever happens next, this login transaction is spent.
+    // One use only: whatever happens next, this sign-in transaction is spent.
     let (jar, transaction, others_pending) =
-        LoginCookies::from_headers(&headers, auth.settings()).take(params.state.as_deref());
+        SignInCookies::from_headers(&headers, auth.settings()).take(params.state.as_deref());
 
     let signed_in = async {
         let now = OffsetDateTime::now_utc();
         let code = flow::check_callback(params, transaction.as_ref(), others_pending, now)?;
-        let transaction = transaction.ok_or(AuthError::NoLoginInProgress)?;
+        let transaction = transaction.ok_or(AuthError::NoSignInInProgress)?;
         let return_to = transaction.return_to.clone();
         let replaces = transaction.replaces.clone();
         let user = flow::finish(&auth, code, transaction).await?;

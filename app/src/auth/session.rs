@@ -12,6 +12,7 @@ use tower_sessions::session::{Error as SessionError, Id};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, Session};
 
+use super::clock::rfc3339;
 use super::provider::verified_payload;
 use super::store::{Index, Store};
 use super::tokens::TokenSet;
@@ -346,14 +347,6 @@ impl UserSession {
     }
 }
 
-/// A time as RFC 3339, to the second.
-pub(crate) fn rfc3339(at: OffsetDateTime) -> Option<String> {
-    at.replace_millisecond(0)
-        .ok()?
-        .format(&time::format_description::well_known::Rfc3339)
-        .ok()
-}
-
 /// What a stored record is filed under: its user's subject and provider
 /// session id, so that events about either can end it, and its deadline, so
 /// that the sweep finds it.
@@ -431,15 +424,15 @@ pub(crate) async fn load_recent(
 }
 
 /// Starts a signed-in session under a new id, so an id planted in the
-/// browser before login (session fixation) is worth nothing after it.
+/// browser before sign-in (session fixation) is worth nothing after it.
 ///
 /// The cookie is set once, here, and lives until the session's lifetime
 /// ends (and a day more, so the next visit can say it ended): activity
-/// moves the idle deadline in the store only, and [`tokens::current`]
+/// moves the idle deadline in the store only, and [`lifecycle::current`]
 /// enforces it. A cookie that expired with the first idle deadline would
 /// sign an active user out, silently, a week after sign-in.
 ///
-/// [`tokens::current`]: super::tokens::current
+/// [`lifecycle::current`]: super::lifecycle::current
 pub(crate) async fn begin(session: &Session, user: &UserSession) -> Result<(), AuthError> {
     session.cycle_id().await.map_err(store_failure)?;
     session.clear().await;

@@ -3,10 +3,12 @@
 use std::time::Duration;
 
 use axum_extra::extract::cookie::Key;
+use hmac::{Hmac, Mac};
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, Scope};
+use sha2::Sha256;
 use url::Url;
 
-use super::{Clock, WebhookSecret};
+use super::Clock;
 use crate::paths;
 
 /// Settings the server reads from its configuration, already validated.
@@ -19,7 +21,7 @@ pub struct AuthSettings {
     /// from the request's `Host` header.
     pub app_url: Url,
     pub scopes: Vec<Scope>,
-    /// Encrypts the short-lived login-transaction cookies.
+    /// Encrypts the short-lived sign-in cookies.
     pub cookie_key: Key,
     /// How long one call to the provider may take. A hung provider then
     /// costs a request this long, not forever.
@@ -166,5 +168,49 @@ pub fn is_loopback(host: &url::Host<&str>) -> bool {
         url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
         url::Host::Ipv4(ip) => ip.is_loopback(),
         url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+/// The webhook signing secret. Never printed.
+#[derive(Clone)]
+pub struct WebhookSecret(String);
+
+impl WebhookSecret {
+    pub fn new(secret: String) -> Self {
+        Self(secret)
+    }
+
+    /// True if `signature` is this secret's HMAC-SHA256 of `body`, compared
+    /// in constant time.
+    pub(super) fn signed(&self, body: &[u8], signature: &[u8]) -> bool {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.0.as_bytes()) else {
+            return false;
+        };
+        mac.update(body);
+        mac.verify_slice(signature).is_ok()
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(…)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_is_the_hmac_of_the_exact_body() {
+        let secret = WebhookSecret::new("s3cret".into());
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").expect("key");
+        mac.update(b"{}");
+        let good = mac.finalize().into_bytes();
+        assert!(secret.signed(b"{}", &good));
+        assert!(!secret.signed(b"{} ", &good), "another body");
+        assert!(!secret.signed(b"{}", &good[..31]), "a shorter signature");
+        assert!(!WebhookSecret::new("other".into()).signed(b"{}", &good));
+        assert_eq!(format!("{secret:?}"), "WebhookSecret(…)");
     }
 }

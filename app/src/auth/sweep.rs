@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::session::{self, store_error};
-use super::{logout, Auth, AuthError};
+use super::{provider, Auth, AuthError};
 
 /// Sessions read and ended per round trip to the store.
 const BATCH: usize = 100;
@@ -40,7 +40,7 @@ pub(crate) async fn once(auth: &Auth, period: Duration) -> Result<usize, AuthErr
                 continue;
             };
             if user.deadline() > now
-                || !logout::revoke_quietly(auth, user.tokens.refresh_token.as_ref()).await
+                || !provider::revoke_quietly(auth, user.tokens.refresh_token.as_ref()).await
             {
                 continue;
             }

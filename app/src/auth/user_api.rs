@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tower_sessions::Session;
 
-use super::tokens::{self, Current};
+use super::lifecycle::{self, Current};
 use super::{profile, Auth, AuthError};
 use serde_json::value::RawValue;
 
@@ -40,7 +40,7 @@ pub(crate) async fn userinfo(State(auth): State<Auth>, session: Session) -> Resp
 }
 
 async fn call(auth: &Auth, session: &Session) -> Result<Option<ApiCall>, AuthError> {
-    let Current::SignedIn(user) = tokens::current(auth, session).await? else {
+    let Current::SignedIn(user) = lifecycle::current(auth, session).await? else {
         return Ok(None);
     };
     auth.limit_action(session.id())?;

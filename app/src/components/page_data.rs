@@ -9,8 +9,8 @@
 //! and the notices follow.
 //!
 //! A `SharedValue` and a signal rather than a `Resource` read under
-//! `<Suspense>`: the server renders the page in one synchronous pass, which
-//! serves about a third more pages a second (BENCHMARKS.md).
+//! `<Suspense>`: the answer is there at once, so the server renders the
+//! page in one synchronous pass.
 
 use std::future::Future;
 

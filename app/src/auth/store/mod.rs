@@ -97,6 +97,17 @@ fn millis(at: Option<OffsetDateTime>) -> Option<i64> {
     at.and_then(|at| i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok())
 }
 
+/// Runs `$body` with `$store` bound to whichever backend this is: both have
+/// the same operations under the same names.
+macro_rules! with_backend {
+    ($self:expr, $store:ident => $body:expr) => {
+        match &$self.backend {
+            Backend::Sqlite($store) => $body,
+            Backend::Redis($store) => $body,
+        }
+    };
+}
+
 impl Store {
     /// Opens (and creates, the first time) the SQLite store at `path`.
     pub async fn sqlite(path: &Path) -> Result<Self, StoreError> {
@@ -192,10 +203,7 @@ impl Store {
 
     /// True if the store answers now.
     pub async fn is_reachable(&self) -> bool {
-        match &self.backend {
-            Backend::Sqlite(store) => store.ping().await,
-            Backend::Redis(store) => store.ping().await,
-        }
+        with_backend!(self, store => store.ping().await)
     }
 
     /// Writes `record` if its session still exists. True if it did.
@@ -206,10 +214,7 @@ impl Store {
         let index = session::index_of(record);
         let sealed = self.seal(record)?;
         let _forget = self.recent.forgetting(record.id);
-        match &self.backend {
-            Backend::Sqlite(store) => store.update_if_present(&sealed, &index).await,
-            Backend::Redis(store) => store.update_if_present(&sealed, &index).await,
-        }
+        with_backend!(self, store => store.update_if_present(&sealed, &index).await)
     }
 
     /// The record of session `id` and its stored form, for [`Self::replace`].
@@ -218,10 +223,7 @@ impl Store {
     }
 
     async fn fetch_key(&self, key: &str) -> session_store::Result<Option<(Record, String)>> {
-        let stored = match &self.backend {
-            Backend::Sqlite(store) => store.fetch(key).await?,
-            Backend::Redis(store) => store.fetch(key).await?,
-        };
+        let stored = with_backend!(self, store => store.fetch(key).await?);
         let Some(text) = stored else {
             return Ok(None);
         };
@@ -243,10 +245,7 @@ impl Store {
         let index = session::index_of(record);
         let sealed = self.seal(record)?;
         let _forget = self.recent.forgetting(record.id);
-        match &self.backend {
-            Backend::Sqlite(store) => store.replace(&sealed, &index, previous).await,
-            Backend::Redis(store) => store.replace(&sealed, &index, previous).await,
-        }
+        with_backend!(self, store => store.replace(&sealed, &index, previous).await)
     }
 
     /// Ends a session by id, whoever holds it.
@@ -324,10 +323,7 @@ impl Store {
         limit: usize,
     ) -> session_store::Result<Vec<Id>> {
         let now = millis(Some(now)).unwrap_or(i64::MAX);
-        let keys = match &self.backend {
-            Backend::Sqlite(store) => store.due(now, limit).await?,
-            Backend::Redis(store) => store.due(now, limit).await?,
-        };
+        let keys = with_backend!(self, store => store.due(now, limit).await?);
         let mut ids = Vec::with_capacity(keys.len());
         for key in keys {
             match self.fetch_key(&key).await {
@@ -358,10 +354,7 @@ impl Store {
     /// any instance, that got it. A lock when released with [`Self::release`],
     /// a one-time claim when not.
     pub(crate) async fn claim(&self, key: &str, ttl: Duration) -> session_store::Result<bool> {
-        match &self.backend {
-            Backend::Sqlite(store) => store.claim(key, ttl).await,
-            Backend::Redis(store) => store.claim(key, ttl).await,
-        }
+        with_backend!(self, store => store.claim(key, ttl).await)
     }
 
     /// Takes the lock `key` for `ttl` if nobody holds it, under an owner of
@@ -377,42 +370,27 @@ impl Store {
             // 128 random bits, as a session id.
             owner: Id::default().to_string(),
         };
-        let taken = match &self.backend {
-            Backend::Sqlite(store) => store.lock(&lock, ttl).await?,
-            Backend::Redis(store) => store.lock(&lock, ttl).await?,
-        };
+        let taken = with_backend!(self, store => store.lock(&lock, ttl).await?);
         Ok(taken.then_some(lock))
     }
 
     /// Extends `lock` by `ttl` from now if it is still held: true if it was.
     pub(crate) async fn extend(&self, lock: &Lock, ttl: Duration) -> session_store::Result<bool> {
-        match &self.backend {
-            Backend::Sqlite(store) => store.extend(lock, ttl).await,
-            Backend::Redis(store) => store.extend(lock, ttl).await,
-        }
+        with_backend!(self, store => store.extend(lock, ttl).await)
     }
 
     /// Releases `lock` if it is still held; someone else's is left alone.
     pub(crate) async fn unlock(&self, lock: &Lock) -> session_store::Result<()> {
-        match &self.backend {
-            Backend::Sqlite(store) => store.unlock(lock).await,
-            Backend::Redis(store) => store.unlock(lock).await,
-        }
+        with_backend!(self, store => store.unlock(lock).await)
     }
 
     /// True if someone holds `key` now.
     pub(crate) async fn is_claimed(&self, key: &str) -> session_store::Result<bool> {
-        match &self.backend {
-            Backend::Sqlite(store) => store.is_claimed(key).await,
-            Backend::Redis(store) => store.is_claimed(key).await,
-        }
+        with_backend!(self, store => store.is_claimed(key).await)
     }
 
     pub(crate) async fn release(&self, key: &str) -> session_store::Result<()> {
-        match &self.backend {
-            Backend::Sqlite(store) => store.release(key).await,
-            Backend::Redis(store) => store.release(key).await,
-        }
+        with_backend!(self, store => store.release(key).await)
     }
 
     /// Deletes expired sessions every `period`, for as long as it is polled.
@@ -437,10 +415,7 @@ impl SessionStore for Store {
         let index = session::index_of(record);
         loop {
             let sealed = self.seal(record)?;
-            let created = match &self.backend {
-                Backend::Sqlite(store) => store.create(&sealed, &index).await?,
-                Backend::Redis(store) => store.create(&sealed, &index).await?,
-            };
+            let created = with_backend!(self, store => store.create(&sealed, &index).await?);
             if created {
                 return Ok(());
             }

@@ -323,7 +323,7 @@ impl Redis {
 
 /// The server's tests start a Redis Cluster the same way.
 #[cfg(test)]
-#[path = "../../../../server/tests/support/redis_cluster.rs"]
+#[path = "../../../../server/tests/it/support/redis_cluster.rs"]
 mod redis_cluster;
 
 #[cfg(test)]

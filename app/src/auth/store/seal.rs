@@ -26,7 +26,7 @@ impl std::fmt::Debug for Seal {
 
 impl Seal {
     /// A seal whose key is derived from `secret` for this use alone: the
-    /// same secret encrypts the login cookies under another derived key.
+    /// same secret encrypts the sign-in cookies under another derived key.
     pub fn derived_from(secret: &[u8]) -> Self {
         let key = <Hmac<Sha256> as Mac>::new_from_slice(secret)
             .map(|mac| mac.chain_update(b"authgear-leptos session store v1"))

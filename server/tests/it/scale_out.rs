@@ -7,10 +7,7 @@
 //! (`SESSION_CACHE_TTL`): what happens on one instance takes effect on the
 //! others within that bound, and on the instance itself at once.
 
-#![allow(clippy::unwrap_used)] // Test code: a panic is a failed test.
-
-mod support;
-
+use crate::support;
 use std::time::Duration;
 
 use app::auth::AuthSettings;
@@ -18,7 +15,7 @@ use reqwest::StatusCode;
 use support::provider::{Gate, SUBJECT};
 use support::redis_cluster::RedisCluster;
 use support::{
-    event, login_with_a_due_token, signed_webhook, RedisServer, TestApp, TestProvider,
+    event, sign_in_with_a_due_token, signed_webhook, RedisServer, TestApp, TestProvider,
     WEBHOOK_SECRET,
 };
 
@@ -94,7 +91,7 @@ async fn share_sessions_refreshes_and_logouts(redis_url: &str) {
     );
 
     // Signed in again, with an access token both instances find due at once.
-    login_with_a_due_token(&provider, &on_a).await;
+    sign_in_with_a_due_token(&provider, &on_a).await;
     let gate = Gate::new();
     provider.behave(|b| b.refresh_gate = Some(gate.clone()));
     let calls: Vec<_> = (0..4)
@@ -307,7 +304,7 @@ async fn a_logout_on_one_instance_during_a_refresh_on_another_stays_a_logout() {
     let (a, b) = two_instances(&provider, &redis).await;
     let on_a = a.browser();
     let on_b = b.same_browser_as(&on_a);
-    login_with_a_due_token(&provider, &on_a).await;
+    sign_in_with_a_due_token(&provider, &on_a).await;
     let gate = Gate::new();
     provider.behave(|b| b.refresh_gate = Some(gate.clone()));
 
@@ -351,7 +348,7 @@ async fn a_refresh_slower_than_its_lock_is_still_the_only_one() {
     let (a, b) = instances_with_a_short_lock(&provider, &redis, LOCK).await;
     let on_a = a.browser();
     let on_b = b.same_browser_as(&on_a);
-    login_with_a_due_token(&provider, &on_a).await;
+    sign_in_with_a_due_token(&provider, &on_a).await;
     let gate = Gate::new();
     provider.behave(|b| b.before_refresh_gate = Some(gate.clone()));
 
@@ -410,7 +407,7 @@ async fn a_holder_that_dies_mid_refresh_holds_the_others_up_for_one_lock_lifetim
         .await
         .unwrap();
     let on_b = b.browser();
-    login_with_a_due_token(&provider, &on_b).await;
+    sign_in_with_a_due_token(&provider, &on_b).await;
     let on_doomed = doomed.same_browser_as(&on_b);
     let gate = Gate::new();
     provider.behave(|b| b.before_refresh_gate = Some(gate.clone()));
@@ -485,7 +482,7 @@ async fn rotated_tokens_the_store_will_not_keep_end_the_session_with_its_notice(
     let provider = TestProvider::start().await;
     let (app, _other) = two_instances(&provider, &redis).await;
     let browser = app.browser();
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     let gate = Gate::new();
     provider.behave(|b| b.refresh_gate = Some(gate.clone()));
     let page_view = tokio::spawn({

@@ -575,7 +575,7 @@ async fn authorize(
     {
         return (StatusCode::BAD_REQUEST, "bad client_id or PKCE method").into_response();
     }
-    // The user signs in at once: there is no login form in this provider.
+    // The user signs in at once: there is no sign-in form in this provider.
     let code = format!("code-{:032x}", rand::random::<u128>());
     provider.0.records.lock().unwrap().codes.insert(
         code.clone(),

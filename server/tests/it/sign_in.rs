@@ -1,13 +1,10 @@
 //! The sign-in flow end to end over HTTP: a real server, a real session
 //! store, and a provider in the test process that can be made to misbehave.
 
-#![allow(clippy::unwrap_used)] // Test code: a panic is a failed test.
-
-mod support;
-
+use crate::support;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, ORIGIN, SET_COOKIE};
 use reqwest::StatusCode;
-use support::{location, login_with_a_due_token, setup, Logs, TestApp, TestProvider, TOKEN_MARK};
+use support::{location, setup, sign_in_with_a_due_token, Logs, TestApp, TestProvider, TOKEN_MARK};
 
 fn assert_no_tokens(provider: &TestProvider, text: &str, place: &str) {
     assert!(
@@ -20,7 +17,7 @@ fn assert_no_tokens(provider: &TestProvider, text: &str, place: &str) {
 }
 
 #[tokio::test]
-async fn login_shows_the_user_and_keeps_tokens_on_the_server() {
+async fn sign_in_shows_the_user_and_keeps_tokens_on_the_server() {
     let (logs, _guard) = Logs::capture();
     let (provider, _app, browser) = setup().await;
     let login = browser.get("/login").await;
@@ -102,7 +99,7 @@ async fn login_shows_the_user_and_keeps_tokens_on_the_server() {
 async fn a_local_return_to_is_remembered_and_any_other_is_ignored() {
     let (_provider, app, browser) = setup().await;
     let callback = browser
-        .start_login("/login?return_to=%2Flogout%3Fx%3D1")
+        .start_sign_in("/login?return_to=%2Flogout%3Fx%3D1")
         .await;
     let hop = browser.get(&callback).await.text().await.unwrap();
     assert!(hop.contains("0;url=/logout?x=1"), "{hop}");
@@ -115,7 +112,7 @@ async fn a_local_return_to_is_remembered_and_any_other_is_ignored() {
     ] {
         let browser = app.browser();
         let callback = browser
-            .start_login(&format!("/login?return_to={hostile}"))
+            .start_sign_in(&format!("/login?return_to={hostile}"))
             .await;
         let hop = browser.get(&callback).await.text().await.unwrap();
         assert!(hop.contains(r#"content="0;url=/""#), "{hostile}: {hop}");
@@ -125,7 +122,7 @@ async fn a_local_return_to_is_remembered_and_any_other_is_ignored() {
 #[tokio::test]
 async fn a_wrong_state_is_rejected_before_the_provider_is_asked() {
     let (provider, _app, browser) = setup().await;
-    let callback = browser.start_login("/login").await;
+    let callback = browser.start_sign_in("/login").await;
     let forged = callback.replace("state=", "state=forged");
     let response = browser.get(&forged).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
@@ -138,7 +135,7 @@ async fn a_wrong_state_is_rejected_before_the_provider_is_asked() {
     );
     assert!(browser.viewer().await["user"].is_null());
 
-    // A forgery names no login of this browser, so it spends none: the
+    // A forgery names no sign-in of this browser, so it spends none: the
     // genuine answer still signs in, once.
     assert_eq!(browser.get(&callback).await.status(), StatusCode::OK);
     assert_eq!(provider.requests("/token").len(), 1);
@@ -151,7 +148,7 @@ async fn a_wrong_state_is_rejected_before_the_provider_is_asked() {
 #[tokio::test]
 async fn a_callback_from_another_browser_or_replayed_is_rejected() {
     let (provider, app, browser) = setup().await;
-    let callback = browser.start_login("/login").await;
+    let callback = browser.start_sign_in("/login").await;
 
     let other = app.browser();
     let response = other.get(&callback).await;
@@ -176,7 +173,7 @@ async fn a_callback_from_another_browser_or_replayed_is_rejected() {
 #[tokio::test]
 async fn a_provider_error_is_named_and_its_free_text_is_not_echoed() {
     let (provider, _app, browser) = setup().await;
-    let callback = browser.start_login("/login").await;
+    let callback = browser.start_sign_in("/login").await;
     let state = support::query_param(&callback, "state");
     let url = format!(
         "/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E+Call+0800&state={state}"
@@ -200,7 +197,7 @@ async fn a_provider_error_is_named_and_its_free_text_is_not_echoed() {
 async fn userinfo_about_someone_else_is_rejected() {
     let (provider, _app, browser) = setup().await;
     provider.behave(|b| b.userinfo_sub = Some("someone-else".into()));
-    let callback = browser.start_login("/login").await;
+    let callback = browser.start_sign_in("/login").await;
     let response = browser.get(&callback).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     assert!(response.text().await.unwrap().contains("could not trust"));
@@ -211,7 +208,7 @@ async fn userinfo_about_someone_else_is_rejected() {
 }
 
 #[tokio::test]
-async fn a_session_id_planted_before_login_does_not_survive_it() {
+async fn a_session_id_planted_before_sign_in_does_not_survive_it() {
     let (_provider, _app, browser) = setup().await;
     // A syntactically valid id an attacker could have planted.
     let planted = "session=AAAAAAAAAAAAAAAAAAAAAA";
@@ -227,7 +224,7 @@ async fn a_session_id_planted_before_login_does_not_survive_it() {
 async fn concurrent_requests_refresh_a_due_token_once() {
     let (logs, _guard) = Logs::capture();
     let (provider, _app, browser) = setup().await;
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     let gate = support::provider::Gate::new();
     provider.behave(|b| b.refresh_gate = Some(gate.clone()));
 
@@ -268,7 +265,7 @@ async fn concurrent_requests_refresh_a_due_token_once() {
 #[tokio::test]
 async fn the_stored_session_keeps_the_rotated_refresh_token() {
     let (provider, app, browser) = setup().await;
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     provider.behave(|b| b.access_token_ttl = 0);
     browser.viewer().await;
     let rotated = provider.latest_refresh_token();
@@ -291,7 +288,7 @@ async fn the_stored_session_keeps_the_rotated_refresh_token() {
 #[tokio::test]
 async fn a_refused_refresh_ends_the_session_with_a_note() {
     let (provider, _app, browser) = setup().await;
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     provider.revoke_all_refresh_tokens();
 
     let viewer = browser.viewer().await;
@@ -379,7 +376,7 @@ async fn cross_site_logout_and_get_logout_do_not_sign_out() {
 }
 
 #[tokio::test]
-async fn an_unreachable_provider_leaves_guests_served_and_login_unavailable() {
+async fn an_unreachable_provider_leaves_guests_served_and_sign_in_unavailable() {
     let (_reserved, dead) = support::closed_port();
     let app = TestApp::start_with(&dead, &[]).await;
     let browser = app.browser();
@@ -399,7 +396,7 @@ async fn an_unreachable_provider_leaves_guests_served_and_login_unavailable() {
 #[tokio::test]
 async fn reload_profile_fetches_userinfo_with_a_fresh_token() {
     let (provider, _app, browser) = setup().await;
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     provider.behave(|b| {
         b.userinfo = serde_json::json!({"name": "Ada King", "email": "ada@example.com"});
     });
@@ -433,7 +430,7 @@ async fn reload_profile_fetches_userinfo_with_a_fresh_token() {
 #[tokio::test]
 async fn a_refresh_outlives_the_request_that_started_it() {
     let (provider, _app, browser) = setup().await;
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     let gate = support::provider::Gate::new();
     provider.behave(|b| b.refresh_gate = Some(gate.clone()));
 

@@ -2,10 +2,7 @@
 //! refuses what it cannot trust, creates no session, says why once in its log
 //! and never answers 500.
 
-#![allow(clippy::unwrap_used)] // Test code: a panic is a failed test.
-
-mod support;
-
+use crate::support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,15 +11,15 @@ use serde_json::{json, Value};
 use support::provider::{kid, Behaviour, ClaimsEdit, Failure, Signing, CLIENT_SECRET};
 use support::{Logs, TestApp, TestProvider};
 
-/// Runs one login against a provider behaving as `change` says, and returns
+/// Runs one sign-in against a provider behaving as `change` says, and returns
 /// the callback's status and page.
-async fn login_with(
+async fn sign_in_with(
     change: impl FnOnce(&mut Behaviour),
 ) -> (StatusCode, String, TestProvider, TestApp, support::Browser) {
     let provider = TestProvider::start().await;
     let app = TestApp::start(&provider).await;
     let browser = app.browser();
-    let callback = browser.start_login("/login").await;
+    let callback = browser.start_sign_in("/login").await;
     // The provider turns bad between the user's sign-in and the code exchange.
     provider.behave(change);
     let response = browser.get(&callback).await;
@@ -50,7 +47,7 @@ async fn assert_rejected(
     reason: &str,
 ) {
     let (logs, _guard) = Logs::capture();
-    let (got, page, provider, _app, browser) = login_with(change).await;
+    let (got, page, provider, _app, browser) = sign_in_with(change).await;
     assert_eq!(got, status, "{case}: {page}");
     assert!(page.contains("Try again"), "{case}: friendly page: {page}");
     assert!(
@@ -169,7 +166,7 @@ async fn id_tokens_that_fail_a_check_are_rejected() {
 
 #[tokio::test]
 async fn no_kid_with_a_single_key_is_accepted() {
-    let (status, page, ..) = login_with(|b| b.send_kid = false).await;
+    let (status, page, ..) = sign_in_with(|b| b.send_kid = false).await;
     assert_eq!(status, StatusCode::OK, "{page}");
 }
 
@@ -181,7 +178,7 @@ async fn no_kid_with_several_keys_is_not_accepted_blindly() {
     let app = TestApp::start(&provider).await;
     provider.behave(|b| b.send_kid = false);
     let browser = app.browser();
-    let callback = browser.start_login("/login").await;
+    let callback = browser.start_sign_in("/login").await;
     assert_eq!(
         browser.get(&callback).await.status(),
         StatusCode::BAD_GATEWAY
@@ -232,7 +229,7 @@ async fn unknown_kids_cannot_make_the_app_hammer_the_provider() {
     provider.behave(|b| b.signing_key = 1);
     for _ in 0..5 {
         let browser = app.browser();
-        let callback = browser.start_login("/login").await;
+        let callback = browser.start_sign_in("/login").await;
         assert_eq!(
             browser.get(&callback).await.status(),
             StatusCode::BAD_GATEWAY
@@ -316,7 +313,7 @@ async fn a_provider_down_during_refresh_keeps_the_session() {
     })
     .await;
     let browser = app.browser();
-    support::login_with_a_due_token(&provider, &browser).await;
+    support::sign_in_with_a_due_token(&provider, &browser).await;
     provider.behave(|b| b.down = true);
     let viewer = browser.viewer().await;
     assert_eq!(
@@ -359,7 +356,7 @@ async fn an_access_token_said_to_live_for_ever_signs_in_without_a_panic() {
         i64::MAX.unsigned_abs(),
     ] {
         let (status, _page, _provider, _app, browser) =
-            login_with(|b| b.access_token_ttl = ttl).await;
+            sign_in_with(|b| b.access_token_ttl = ttl).await;
         assert_eq!(status, StatusCode::OK, "expires_in {ttl}");
         let page = browser.get("/").await;
         assert_eq!(page.status(), StatusCode::OK, "expires_in {ttl}");
@@ -394,7 +391,7 @@ async fn a_bloated_answer_is_refused_not_read_whole() {
     )
     .await;
     // Just under the cap is read as usual.
-    let (status, page, ..) = login_with(|b| b.token_padding = (1 << 20) - 4096).await;
+    let (status, page, ..) = sign_in_with(|b| b.token_padding = (1 << 20) - 4096).await;
     assert_eq!(status, StatusCode::OK, "{page}");
 }
 

@@ -3,13 +3,10 @@
 //! whose answer is lost. Each test forces its interleaving with a provider
 //! that waits for the test's signal.
 
-#![allow(clippy::unwrap_used)] // Test code: a panic is a failed test.
-
-mod support;
-
+use crate::support;
 use reqwest::StatusCode;
 use support::provider::Gate;
-use support::{location, login_with_a_due_token, setup, Browser, Logs, TestApp, TestProvider};
+use support::{location, setup, sign_in_with_a_due_token, Browser, Logs, TestApp, TestProvider};
 
 async fn shows_guest(browser: &Browser) -> bool {
     let page = browser.get("/").await.text().await.unwrap();
@@ -19,7 +16,7 @@ async fn shows_guest(browser: &Browser) -> bool {
 #[tokio::test]
 async fn a_logout_during_a_refresh_stays_a_logout() {
     let (provider, app, browser) = setup().await;
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     let old_cookie = browser.copy(&app);
     let gate = Gate::new();
     provider.behave(|b| b.refresh_gate = Some(gate.clone()));
@@ -85,7 +82,7 @@ async fn a_sign_in_abandoned_at_the_provider_keeps_the_current_session() {
     let (_provider, _app, browser) = setup().await;
     browser.login().await;
     // The user starts another sign-in and never comes back from the provider.
-    browser.start_login("/login").await;
+    browser.start_sign_in("/login").await;
     assert_eq!(
         browser.viewer().await["user"]["display_name"],
         "Ada Lovelace"
@@ -95,8 +92,8 @@ async fn a_sign_in_abandoned_at_the_provider_keeps_the_current_session() {
 #[tokio::test]
 async fn two_sign_ins_started_in_one_browser_both_complete() {
     let (provider, app, browser) = setup().await;
-    let first_tab = browser.start_login("/login?return_to=/first").await;
-    let second_tab = browser.start_login("/login?return_to=/second").await;
+    let first_tab = browser.start_sign_in("/login?return_to=/first").await;
+    let second_tab = browser.start_sign_in("/login?return_to=/second").await;
 
     let second = browser.get(&second_tab).await;
     assert_eq!(second.status(), StatusCode::OK);
@@ -127,7 +124,7 @@ async fn pending_sign_ins_are_bounded() {
     let callbacks: Vec<String> = {
         let mut callbacks = Vec::new();
         for _ in 0..7 {
-            callbacks.push(browser.start_login("/login").await);
+            callbacks.push(browser.start_sign_in("/login").await);
         }
         callbacks
     };
@@ -195,7 +192,7 @@ async fn a_long_return_to_still_signs_the_user_in() {
 async fn a_refresh_whose_answer_is_lost_does_not_sign_the_user_out() {
     let (logs, _guard) = Logs::capture();
     let (provider, _app, browser) = setup().await;
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     provider.behave(|b| b.break_after_rotation = true);
 
     let viewer = browser.viewer().await;
@@ -227,7 +224,7 @@ async fn after_a_lost_answer_a_refused_retry_says_the_session_ended() {
     })
     .await;
     let browser = app.browser();
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     provider.behave(|b| b.break_after_rotation = true);
     assert_eq!(
         browser.viewer().await["user"]["display_name"],
@@ -248,7 +245,7 @@ async fn after_a_lost_answer_a_refused_retry_says_the_session_ended() {
 #[tokio::test]
 async fn a_hung_provider_costs_one_timeout_per_session_per_period() {
     let (provider, _app, browser) = setup().await;
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     provider.behave(|b| {
         b.token_failure = Some(support::provider::Failure::Slow(
             std::time::Duration::from_secs(30),
@@ -285,7 +282,7 @@ async fn a_refreshed_id_token_for_someone_else_ends_the_session() {
     ];
     for (case, edit) in cases {
         let (provider, _app, browser) = setup().await;
-        login_with_a_due_token(&provider, &browser).await;
+        sign_in_with_a_due_token(&provider, &browser).await;
         provider.behave(|b| {
             b.refresh_id_token = true;
             b.refresh_id_claims = Some(edit);
@@ -304,7 +301,7 @@ async fn a_refreshed_id_token_for_someone_else_ends_the_session() {
 #[tokio::test]
 async fn a_refresh_is_not_a_sign_in() {
     let (provider, _app, browser) = setup().await;
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     // The refresh brings a valid ID token that says the user signed in again
     // later, in another provider session, with another method.
     let later = time::OffsetDateTime::now_utc().unix_timestamp() + 600;
@@ -332,7 +329,7 @@ async fn a_refresh_is_not_a_sign_in() {
 async fn invalid_client_on_refresh_keeps_the_session_and_is_logged() {
     let (logs, _guard) = Logs::capture();
     let (provider, _app, browser) = setup().await;
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     provider.behave(|b| {
         b.token_failure = Some(support::provider::Failure::Error(
             StatusCode::UNAUTHORIZED,
@@ -355,7 +352,7 @@ async fn invalid_client_on_refresh_keeps_the_session_and_is_logged() {
 async fn an_expired_access_token_without_a_refresh_token_ends_the_session() {
     let (provider, _app, browser) = setup().await;
     provider.behave(|b| b.issue_refresh_token = false);
-    login_with_a_due_token(&provider, &browser).await;
+    sign_in_with_a_due_token(&provider, &browser).await;
     let viewer = browser.viewer().await;
     assert!(viewer["user"].is_null(), "{viewer}");
     assert_eq!(viewer["notice"], "SessionEnded");
@@ -363,7 +360,7 @@ async fn an_expired_access_token_without_a_refresh_token_ends_the_session() {
 }
 
 #[tokio::test]
-async fn logins_during_a_key_rotation_wait_for_one_key_refetch() {
+async fn sign_ins_during_a_key_rotation_wait_for_one_key_refetch() {
     let (provider, app, _browser) = setup().await;
     let gate = Gate::new();
     provider.behave(|b| {
@@ -373,12 +370,12 @@ async fn logins_during_a_key_rotation_wait_for_one_key_refetch() {
     });
     let first = app.browser();
     let second = app.browser();
-    let first_callback = first.start_login("/login").await;
-    let second_callback = second.start_login("/login").await;
+    let first_callback = first.start_sign_in("/login").await;
+    let second_callback = second.start_sign_in("/login").await;
 
     let first_done = tokio::spawn(async move { first.get(&first_callback).await.status() });
     gate.arrival().await;
-    // The second login meets the new key while the first one's refetch is
+    // The second sign-in meets the new key while the first one's refetch is
     // still under way. It waits for that refetch instead of failing on the
     // rate limit (which it did, within this window, before).
     let mut second_done = tokio::spawn(async move { second.get(&second_callback).await.status() });
@@ -487,7 +484,7 @@ async fn an_active_user_stays_signed_in_for_the_whole_lifetime_and_no_longer() {
     let clock = app::auth::Clock::adjustable();
     let app = TestApp::start_tuned_for(&provider, |settings| settings.clock = clock.clone()).await;
     let browser = app.browser();
-    let callback = browser.start_login("/login").await;
+    let callback = browser.start_sign_in("/login").await;
     let signed_in = browser.get(&callback).await;
     assert_eq!(signed_in.status(), StatusCode::OK);
     // Thirty days of lifetime and the day the record is kept to say it ended.

@@ -1,9 +1,6 @@
 //! What operators rely on: probes, request ids in responses and logs.
 
-#![allow(clippy::unwrap_used)] // Test code: a panic is a failed test.
-
-mod support;
-
+use crate::support;
 use reqwest::StatusCode;
 use support::{setup, Logs, TestApp};
 
@@ -60,7 +57,7 @@ async fn every_response_and_log_line_of_a_request_carries_its_id() {
     let line = logs
         .rejections()
         .into_iter()
-        .find(|line| line.contains("no_login_in_progress"))
+        .find(|line| line.contains("no_sign_in_in_progress"))
         .expect("the rejection was logged");
     assert!(
         line.contains("id=lb-7f3a") || line.contains("id=\"lb-7f3a\""),

@@ -1,8 +1,6 @@
 //! A real server on a free port, wired to a real provider, driven by an
 //! HTTP client that keeps cookies like a browser.
 
-#![allow(dead_code)] // Each test file uses its own part of the harness.
-
 pub mod provider;
 pub mod redis_cluster;
 
@@ -18,7 +16,6 @@ use server::config::{Config, SessionStoreConfig};
 use server::{router, AppState};
 use tempfile::TempDir;
 
-#[allow(unused_imports)] // Not every test file looks for leaked tokens by mark.
 pub use provider::{TestProvider, TOKEN_MARK};
 
 pub struct TestApp {
@@ -165,7 +162,7 @@ pub async fn setup() -> (TestProvider, TestApp, Browser) {
 
 /// Signs in with an access token that is due for renewal at once, so a test
 /// of refreshes needs no clock and no sleep.
-pub async fn login_with_a_due_token(provider: &TestProvider, browser: &Browser) {
+pub async fn sign_in_with_a_due_token(provider: &TestProvider, browser: &Browser) {
     provider.behave(|b| b.access_token_ttl = 0);
     browser.login().await;
     provider.behave(|b| b.access_token_ttl = 3600);
@@ -287,9 +284,9 @@ impl Browser {
             .unwrap_or_else(|error| panic!("GET {url}: {error}"))
     }
 
-    /// Starts a login and returns the provider's redirect back to `/callback`.
-    pub async fn start_login(&self, login_path: &str) -> String {
-        let login = self.get(login_path).await;
+    /// Starts a sign-in and returns the provider's redirect back to `/callback`.
+    pub async fn start_sign_in(&self, sign_in_path: &str) -> String {
+        let login = self.get(sign_in_path).await;
         assert_eq!(
             login.status(),
             StatusCode::SEE_OTHER,
@@ -304,9 +301,9 @@ impl Browser {
         location(&authorize)
     }
 
-    /// A complete login; returns the hop page's HTML.
+    /// A complete sign-in; returns the hop page's HTML.
     pub async fn login(&self) -> String {
-        let callback = self.start_login("/login").await;
+        let callback = self.start_sign_in("/login").await;
         let response = self.get(&callback).await;
         assert_eq!(response.status(), StatusCode::OK, "callback succeeds");
         response.text().await.expect("body")

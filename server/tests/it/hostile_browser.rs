@@ -2,10 +2,7 @@
 //! replayed callbacks, odd encodings, cross-site requests. Every rejection is
 //! a friendly 4xx page, one log event, and no session.
 
-#![allow(clippy::unwrap_used)] // Test code: a panic is a failed test.
-
-mod support;
-
+use crate::support;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, ORIGIN};
 use reqwest::StatusCode;
 use support::{Logs, TestApp, TestProvider};
@@ -39,9 +36,9 @@ async fn forged_callbacks_get_a_4xx_page_and_one_log_event() {
     ];
     for (case, url) in callbacks {
         let (logs, _guard) = Logs::capture();
-        // A browser that started a real login, so the state check is what is tested.
+        // A browser that started a real sign-in, so the state check is what is tested.
         let browser = app.browser();
-        browser.start_login("/login").await;
+        browser.start_sign_in("/login").await;
         let response = browser.get(&url).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{case}");
         assert_eq!(response.headers()["cache-control"], "no-store", "{case}");
@@ -74,14 +71,14 @@ async fn forged_callbacks_get_a_4xx_page_and_one_log_event() {
 }
 
 #[tokio::test]
-async fn a_code_replayed_with_a_fresh_login_is_refused_by_the_provider() {
+async fn a_code_replayed_with_a_fresh_sign_in_is_refused_by_the_provider() {
     let (provider, app) = setup().await;
     let browser = app.browser();
-    let first = browser.start_login("/login").await;
+    let first = browser.start_sign_in("/login").await;
     assert_eq!(browser.get(&first).await.status(), StatusCode::OK);
 
-    // The same browser starts another login and an attacker swaps in the old code.
-    let second = browser.start_login("/login").await;
+    // The same browser starts another sign-in and an attacker swaps in the old code.
+    let second = browser.start_sign_in("/login").await;
     let old_code = support::query_param(&first, "code");
     let state = support::query_param(&second, "state");
     let replay = format!("/callback?code={old_code}&state={state}");
@@ -95,7 +92,7 @@ async fn a_code_replayed_with_a_fresh_login_is_refused_by_the_provider() {
 }
 
 #[tokio::test]
-async fn open_redirect_attempts_through_login_end_at_home() {
+async fn open_redirect_attempts_through_sign_in_end_at_home() {
     let (_provider, app) = setup().await;
     let hostile = [
         "https://evil.example/",
@@ -111,7 +108,7 @@ async fn open_redirect_attempts_through_login_end_at_home() {
         let browser = app.browser();
         let encoded: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
         let callback = browser
-            .start_login(&format!("/login?return_to={encoded}"))
+            .start_sign_in(&format!("/login?return_to={encoded}"))
             .await;
         let hop = browser.get(&callback).await;
         assert!(hop.headers().get("location").is_none());
@@ -200,7 +197,7 @@ async fn https_deployments_get_hsts_and_host_prefixed_secure_cookies() {
     let login = browser.get("/login").await;
     let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
     // `__Host-`: Secure, Path=/ and no Domain, so no sibling subdomain can
-    // plant a login transaction of its own.
+    // plant a sign-in transaction of its own.
     assert!(cookie.starts_with("__Host-login-"), "{cookie}");
     for attribute in [
         "Secure",

@@ -3,10 +3,7 @@
 //! step-up's checks on what comes back, the role-gated page, the JSON API
 //! called on the user's behalf, and the account settings link.
 
-#![allow(clippy::unwrap_used)] // Test code: a panic is a failed test.
-
-mod support;
-
+use crate::support;
 use std::sync::Arc;
 
 use reqwest::header::{HeaderMap, ACCEPT, ORIGIN};
@@ -105,7 +102,7 @@ async fn a_session_cannot_make_the_app_hammer_the_provider() {
 #[tokio::test]
 async fn sign_up_opens_the_sign_up_page_without_prompt_create() {
     let (provider, _app, browser) = setup().await;
-    let callback = browser.start_login("/signup").await;
+    let callback = browser.start_sign_in("/signup").await;
     let query = last_authorization(&provider);
     assert_eq!(query.get("x_page").map(String::as_str), Some("signup"));
     assert_eq!(query.get("prompt"), None);
@@ -123,7 +120,7 @@ async fn sign_up_asks_for_prompt_create_where_discovery_lists_it() {
     let provider = TestProvider::start().await;
     provider.behave(|b| b.prompt_values = vec!["none", "login", "consent", "create"]);
     let app = TestApp::start(&provider).await;
-    app.browser().start_login("/signup").await;
+    app.browser().start_sign_in("/signup").await;
     let query = last_authorization(&provider);
     assert_eq!(query.get("prompt").map(String::as_str), Some("create"));
     assert_eq!(query.get("x_page").map(String::as_str), Some("signup"));
@@ -486,7 +483,7 @@ async fn the_api_calls_userinfo_with_the_servers_token() {
 #[tokio::test]
 async fn the_api_renews_a_due_token_before_the_call() {
     let (provider, _app, browser) = setup().await;
-    support::login_with_a_due_token(&provider, &browser).await;
+    support::sign_in_with_a_due_token(&provider, &browser).await;
     let response = api(&browser).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(provider.refresh_grants(), 1);

@@ -2,10 +2,7 @@
 //! OpenID Connect Back-Channel Logout, and the periodic check that a grant
 //! still stands. Every forged or replayed request changes nothing.
 
-#![allow(clippy::unwrap_used)] // Test code: a panic is a failed test.
-
-mod support;
-
+use crate::support;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::provider::{Gate, Signing, CLIENT_SECRET, SUBJECT};
