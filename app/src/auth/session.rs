@@ -406,16 +406,16 @@ pub(crate) async fn load_recent(
     let Some(id) = session.id() else {
         return Ok(None);
     };
-    if let Some(user) = store.recent().get(&id) {
+    if let Some(user) = store.cache().get(&id) {
         return Ok(Some(user));
     }
     // From the store itself: the request's own `Session` keeps the copy it
     // loaded first, which a write since then has made stale.
-    let ticket = store.recent().ticket();
+    let ticket = store.cache().ticket();
     match stored(store, &id).await? {
         Some(user) => {
             let user = Arc::new(user);
-            store.recent().remember(ticket, id, Arc::clone(&user));
+            store.cache().remember(ticket, id, Arc::clone(&user));
             Ok(Some(user))
         }
         // Gone, or unreadable: tower-sessions and `load` deal with the cookie.

@@ -11,13 +11,13 @@
 //! - **Locks with an owner** (`lock`), shared by every instance: one refresh
 //!   per session across servers, released or extended only by its holder.
 //! - **One-time claims** (`claim`): each logout token and event used once.
-//! - **What was just read is remembered for at most a second** ([`recent`]),
+//! - **What was just read is remembered for at most a second** ([`cache`]),
 //!   and forgotten as soon as any write through this store completes (or is
 //!   abandoned).
 //! - **A reader of the store learns nothing it could use** ([`seal`]):
 //!   records are filed under a hash of the session id and sealed.
 
-mod recent;
+mod cache;
 mod redis;
 mod seal;
 mod sqlite;
@@ -32,14 +32,14 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
 use super::session::{self, UserSession};
-pub(crate) use recent::Recent;
+pub(crate) use cache::SessionCache;
 use seal::Seal;
 
 /// The session store the app was configured with.
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
-    recent: Arc<Recent<UserSession>>,
+    cache: Arc<SessionCache<UserSession>>,
     seal: Seal,
 }
 
@@ -124,7 +124,7 @@ impl Store {
     fn new(backend: Backend) -> Self {
         Self {
             backend,
-            recent: Arc::new(Recent::new(recent::MAX_TTL)),
+            cache: Arc::new(SessionCache::new(cache::MAX_TTL)),
             seal: Seal::random(),
         }
     }
@@ -133,7 +133,7 @@ impl Store {
     /// second; zero: not at all). Clones share what they remember.
     pub fn remembering_for(self, ttl: Duration) -> Self {
         Self {
-            recent: Arc::new(Recent::new(ttl)),
+            cache: Arc::new(SessionCache::new(ttl)),
             ..self
         }
     }
@@ -197,8 +197,8 @@ impl Store {
     }
 
     /// Sessions read in the last moment on this instance.
-    pub(crate) fn recent(&self) -> &Recent<UserSession> {
-        &self.recent
+    pub(crate) fn cache(&self) -> &SessionCache<UserSession> {
+        &self.cache
     }
 
     /// True if the store answers now.
@@ -213,7 +213,7 @@ impl Store {
         }
         let index = session::index_of(record);
         let sealed = self.seal(record)?;
-        let _forget = self.recent.forgetting(record.id);
+        let _forget = self.cache.forgetting(record.id);
         with_backend!(self, store => store.update_if_present(&sealed, &index).await)
     }
 
@@ -244,7 +244,7 @@ impl Store {
         }
         let index = session::index_of(record);
         let sealed = self.seal(record)?;
-        let _forget = self.recent.forgetting(record.id);
+        let _forget = self.cache.forgetting(record.id);
         with_backend!(self, store => store.replace(&sealed, &index, previous).await)
     }
 
@@ -255,7 +255,7 @@ impl Store {
 
     /// Ends every session of a user; returns how many there were.
     pub(crate) async fn end_subject(&self, subject: &str) -> session_store::Result<usize> {
-        let _forget = self.recent.forgetting_all();
+        let _forget = self.cache.forgetting_all();
         match &self.backend {
             Backend::Sqlite(store) => store.end_where("subject", subject).await,
             Backend::Redis(store) => {
@@ -337,7 +337,7 @@ impl Store {
 
     /// Ends every session of one provider session (`sid`).
     pub(crate) async fn end_sid(&self, sid: &str) -> session_store::Result<usize> {
-        let _forget = self.recent.forgetting_all();
+        let _forget = self.cache.forgetting_all();
         match &self.backend {
             Backend::Sqlite(store) => store.end_where("sid", sid).await,
             Backend::Redis(store) => {
@@ -436,7 +436,7 @@ impl SessionStore for Store {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        let _forget = self.recent.forgetting(*id);
+        let _forget = self.cache.forgetting(*id);
         self.delete_key(&Seal::key_of(id)).await
     }
 }

@@ -24,13 +24,13 @@ const CAPACITY: usize = 10_000;
 /// The longest bound allowed: what other instances may lag behind.
 pub const MAX_TTL: Duration = Duration::from_secs(1);
 
-pub(crate) struct Recent<T> {
+pub(crate) struct SessionCache<T> {
     ttl: Duration,
     epoch: AtomicU64,
     entries: Mutex<HashMap<Id, (Instant, Arc<T>)>>,
 }
 
-/// Taken before a store read: what [`Recent::remember`] needs to know that
+/// Taken before a store read: what [`SessionCache::remember`] needs to know that
 /// nothing was written meanwhile, and when the read began.
 #[derive(Clone, Copy)]
 pub(crate) struct Ticket {
@@ -38,7 +38,7 @@ pub(crate) struct Ticket {
     read_at: Instant,
 }
 
-impl<T> Recent<T> {
+impl<T> SessionCache<T> {
     /// Remembers for `ttl` (capped at [`MAX_TTL`]); zero turns it off.
     pub fn new(ttl: Duration) -> Self {
         Self {
@@ -91,7 +91,7 @@ impl<T> Recent<T> {
     /// away), so that no outcome of the write is missed.
     pub fn forgetting(&self, id: Id) -> Forget<'_, T> {
         Forget {
-            recent: self,
+            cache: self,
             id: Some(id),
         }
     }
@@ -99,7 +99,7 @@ impl<T> Recent<T> {
     /// The same for a write that may end any number of sessions.
     pub fn forgetting_all(&self) -> Forget<'_, T> {
         Forget {
-            recent: self,
+            cache: self,
             id: None,
         }
     }
@@ -119,17 +119,17 @@ impl<T> Recent<T> {
     }
 }
 
-/// See [`Recent::forgetting`].
+/// See [`SessionCache::forgetting`].
 pub(crate) struct Forget<'a, T> {
-    recent: &'a Recent<T>,
+    cache: &'a SessionCache<T>,
     id: Option<Id>,
 }
 
 impl<T> Drop for Forget<'_, T> {
     fn drop(&mut self) {
         match &self.id {
-            Some(id) => self.recent.forget(id),
-            None => self.recent.forget_all(),
+            Some(id) => self.cache.forget(id),
+            None => self.cache.forget_all(),
         }
     }
 }
@@ -144,62 +144,62 @@ mod tests {
 
     #[test]
     fn an_entry_is_served_for_less_than_its_ttl_after_the_read_began() {
-        let recent = Recent::new(MAX_TTL);
-        let ticket = recent.ticket();
-        recent.remember(ticket, id(1), Arc::new("ada"));
-        assert_eq!(recent.get(&id(1)).as_deref(), Some(&"ada"));
+        let cache = SessionCache::new(MAX_TTL);
+        let ticket = cache.ticket();
+        cache.remember(ticket, id(1), Arc::new("ada"));
+        assert_eq!(cache.get(&id(1)).as_deref(), Some(&"ada"));
         // Waiting for the condition the bound promises: gone once `ttl`
         // has passed since the read began, however the test is scheduled.
         while ticket.read_at.elapsed() < MAX_TTL {
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert_eq!(recent.get(&id(1)), None);
+        assert_eq!(cache.get(&id(1)), None);
     }
 
     #[test]
     fn a_write_forgets_and_a_read_that_raced_it_is_not_remembered() {
-        let recent = Recent::new(MAX_TTL);
-        recent.remember(recent.ticket(), id(1), Arc::new("before logout"));
-        let racing_read = recent.ticket();
-        recent.forget(&id(1));
-        assert_eq!(recent.get(&id(1)), None);
-        recent.remember(racing_read, id(1), Arc::new("before logout"));
-        assert_eq!(recent.get(&id(1)), None, "read before the write");
-        recent.remember(recent.ticket(), id(1), Arc::new("after"));
-        recent.forget_all();
-        assert_eq!(recent.get(&id(1)), None);
+        let cache = SessionCache::new(MAX_TTL);
+        cache.remember(cache.ticket(), id(1), Arc::new("before logout"));
+        let racing_read = cache.ticket();
+        cache.forget(&id(1));
+        assert_eq!(cache.get(&id(1)), None);
+        cache.remember(racing_read, id(1), Arc::new("before logout"));
+        assert_eq!(cache.get(&id(1)), None, "read before the write");
+        cache.remember(cache.ticket(), id(1), Arc::new("after"));
+        cache.forget_all();
+        assert_eq!(cache.get(&id(1)), None);
     }
 
     #[test]
     fn an_abandoned_write_still_forgets() {
-        let recent = Recent::new(MAX_TTL);
-        recent.remember(recent.ticket(), id(1), Arc::new("before"));
-        let racing_read = recent.ticket();
+        let cache = SessionCache::new(MAX_TTL);
+        cache.remember(cache.ticket(), id(1), Arc::new("before"));
+        let racing_read = cache.ticket();
         {
-            let _write = recent.forgetting(id(1));
+            let _write = cache.forgetting(id(1));
             // The write's future is dropped here, its outcome unknown.
         }
-        assert_eq!(recent.get(&id(1)), None);
-        recent.remember(racing_read, id(1), Arc::new("before"));
-        assert_eq!(recent.get(&id(1)), None);
+        assert_eq!(cache.get(&id(1)), None);
+        cache.remember(racing_read, id(1), Arc::new("before"));
+        assert_eq!(cache.get(&id(1)), None);
     }
 
     #[test]
     fn the_bound_is_at_most_a_second_and_zero_turns_it_off() {
-        let long = Recent::<&str>::new(Duration::from_secs(60));
+        let long = SessionCache::<&str>::new(Duration::from_secs(60));
         assert_eq!(long.ttl, MAX_TTL);
-        let off = Recent::new(Duration::ZERO);
+        let off = SessionCache::new(Duration::ZERO);
         off.remember(off.ticket(), id(1), Arc::new("x"));
         assert_eq!(off.get(&id(1)), None);
     }
 
     #[test]
     fn a_flood_of_sessions_stays_bounded() {
-        let recent = Recent::new(MAX_TTL);
+        let cache = SessionCache::new(MAX_TTL);
         for n in 0..(CAPACITY as i128 + 10) {
-            recent.remember(recent.ticket(), id(n), Arc::new(n));
+            cache.remember(cache.ticket(), id(n), Arc::new(n));
         }
-        let kept = recent.entries.lock().map(|entries| entries.len());
+        let kept = cache.entries.lock().map(|entries| entries.len());
         assert!(kept.is_ok_and(|kept| kept <= CAPACITY));
     }
 }
