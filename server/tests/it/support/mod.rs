@@ -379,15 +379,30 @@ impl Browser {
 }
 
 /// This test's log output. `#[tokio::test]` runs the test, the app and the
-/// provider on one thread, so a thread-local subscriber sees all of them.
+/// provider on one thread, so what is logged on that thread is the test's.
+///
+/// One subscriber for the whole test binary, writing to the buffer of the
+/// thread that logs, rather than a subscriber per test: `tracing` caches
+/// per call site whether anyone listens, and a test that sets its own
+/// subscriber while another thread reaches a call site for the first time
+/// can find that call site cached as unheard, and lose its events.
 #[derive(Clone, Default)]
 pub struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
 
-struct LogWriter(Arc<std::sync::Mutex<Vec<u8>>>);
+thread_local! {
+    static CAPTURING: std::cell::RefCell<Option<Logs>> = const { std::cell::RefCell::new(None) };
+}
 
-impl std::io::Write for LogWriter {
+/// Writes to the capturing test's buffer, if this thread's test captures.
+struct ThisThread;
+
+impl std::io::Write for ThisThread {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(bytes);
+        CAPTURING.with(|capturing| {
+            if let Some(logs) = &*capturing.borrow() {
+                logs.0.lock().expect("log buffer").extend_from_slice(bytes);
+            }
+        });
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -395,16 +410,28 @@ impl std::io::Write for LogWriter {
     }
 }
 
+/// Stops the capture when the test is over.
+pub struct Capture;
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        CAPTURING.with(|capturing| capturing.borrow_mut().take());
+    }
+}
+
 impl Logs {
-    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+    pub fn capture() -> (Self, Capture) {
+        static SUBSCRIBER: std::sync::Once = std::sync::Once::new();
+        SUBSCRIBER.call_once(|| {
+            tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_env_filter("info")
+                .with_writer(|| ThisThread)
+                .init();
+        });
         let logs = Self::default();
-        let buffer = logs.0.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_env_filter("info")
-            .with_writer(move || LogWriter(buffer.clone()))
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
+        CAPTURING.with(|capturing| *capturing.borrow_mut() = Some(logs.clone()));
+        (logs, Capture)
     }
 
     pub fn text(&self) -> String {
