@@ -27,7 +27,7 @@ use super::store::Store;
 use super::{AuthError, AuthSettings};
 
 /// Logins one browser may have in progress; starting another drops the oldest.
-pub(crate) const MAX_PENDING_LOGINS: usize = 5;
+pub(crate) const MAX_PENDING_SIGN_INS: usize = 5;
 
 /// The session cookie's policy, applied by tower-sessions to every response.
 pub(crate) fn session_layer(store: Store, settings: &AuthSettings) -> SessionManagerLayer<Store> {
@@ -82,7 +82,7 @@ impl SignInCookies {
     pub fn start(self, transaction: &SignInTransaction) -> Result<PrivateCookieJar, AuthError> {
         let mut pending = self.pending();
         pending.sort_by_key(|(_, transaction)| transaction.as_ref().map(|t| t.started_at));
-        let excess = (pending.len() + 1).saturating_sub(MAX_PENDING_LOGINS);
+        let excess = (pending.len() + 1).saturating_sub(MAX_PENDING_SIGN_INS);
         let value = serde_json::to_string(transaction).map_err(|_| AuthError::SessionStore)?;
         let name = format!("{}{}", self.prefix(), transaction.state.secret());
         let cookie = self.cookie(name, value);

@@ -18,9 +18,9 @@ pub enum AuthError {
     ProviderUnavailable,
     #[error("the provider answered the sign-in with error {0}")]
     ProviderDenied(OAuthCode),
-    #[error("callback without a login transaction (expired, already used, or another browser)")]
+    #[error("callback without a sign-in transaction (expired, already used, or another browser)")]
     NoSignInInProgress,
-    #[error("callback state does not match any login this browser started")]
+    #[error("callback state does not match any sign-in this browser started")]
     StateMismatch,
     #[error("callback without an authorization code")]
     MissingCode,
@@ -126,7 +126,7 @@ pub enum IdTokenProblem {
     Audience,
     #[error("its issuer is not the provider")]
     Issuer,
-    #[error("its nonce does not match the login")]
+    #[error("its nonce does not match the sign-in")]
     Nonce,
     #[error("its subject is not the session's user")]
     Subject,

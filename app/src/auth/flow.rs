@@ -210,10 +210,8 @@ pub(crate) async fn finish(
     let claims = provider::verified_payload(&id_token.to_string())
         .ok_or(AuthError::InvalidIdToken(IdTokenProblem::Malformed))?;
     if let Some(subject) = &transaction.step_up {
-        // `auth_time` is the provider's: measured with the system's clock.
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let max_age = auth.settings().step_up_max_age;
-        if let Err(problem) = step_up::check(&claims, subject, transaction.started_at, max_age, now)
+        if let Err(problem) =
+            step_up::confirmed(&claims, subject, transaction.started_at, auth.settings())
         {
             // These tokens prove nothing this app asked for: give them back.
             provider::revoke_quietly(auth, response.refresh_token()).await;

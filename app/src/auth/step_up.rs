@@ -59,10 +59,21 @@ pub(crate) fn intent(user: &UserSession, settings: &AuthSettings) -> Result<Inte
     })
 }
 
+/// The callback's check of a step-up that began at `started_at` (see [`check`]).
+pub(crate) fn confirmed(
+    claims: &serde_json::Value,
+    subject: &str,
+    started_at: i64,
+    settings: &AuthSettings,
+) -> Result<(), StepUpProblem> {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    check(claims, subject, started_at, settings.step_up_max_age, now)
+}
+
 /// A step-up counts only if the same user signed in again after it began,
 /// recently enough for the page that asked (the same test as its gate, so
 /// a sign-in this accepts never sends the browser round again).
-pub(crate) fn check(
+fn check(
     claims: &serde_json::Value,
     subject: &str,
     started_at: i64,

@@ -36,8 +36,8 @@ async fn authgear_events_end_every_session_of_the_user() {
         let provider = TestProvider::start().await;
         let app = app_with_webhooks(&provider).await;
         let (phone, laptop) = (app.browser(), app.browser());
-        phone.login().await;
-        laptop.login().await;
+        phone.sign_in().await;
+        laptop.sign_in().await;
         let body = event(kind, SUBJECT);
         assert_eq!(signed_webhook(&app, &body).await, StatusCode::OK, "{kind}");
         // The next page each browser opens says so.
@@ -56,7 +56,7 @@ async fn unsigned_or_forged_webhooks_change_nothing() {
     let provider = TestProvider::start().await;
     let app = app_with_webhooks(&provider).await;
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     let body = event("user.disabled", SUBJECT);
     let bytes = serde_json::to_vec(&body).unwrap();
     for (case, signature) in [
@@ -94,7 +94,7 @@ async fn a_replayed_event_changes_nothing() {
     let provider = TestProvider::start().await;
     let app = app_with_webhooks(&provider).await;
     let before = app.browser();
-    before.login().await;
+    before.sign_in().await;
     // Dated an hour ahead, so that only its id can tell a replay from news.
     let mut body = event("user.signed_out", SUBJECT);
     body["context"]["timestamp"] = json!(time::OffsetDateTime::now_utc().unix_timestamp() + 3600);
@@ -102,7 +102,7 @@ async fn a_replayed_event_changes_nothing() {
     assert!(!signed_in(&before).await, "the event applies once");
 
     let after = app.browser();
-    after.login().await;
+    after.sign_in().await;
     assert_eq!(
         signed_webhook(&app, &body).await,
         StatusCode::OK,
@@ -132,7 +132,7 @@ async fn a_late_sign_out_leaves_a_newer_sign_in_alone() {
     let provider = TestProvider::start().await;
     let app = app_with_webhooks(&provider).await;
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     for kind in ["user.signed_out", "user.disabled"] {
         let mut late = event(kind, SUBJECT);
         late["context"]["timestamp"] =
@@ -156,10 +156,10 @@ async fn an_event_that_names_a_session_ends_that_one() {
     let provider = TestProvider::start().await;
     let app = app_with_webhooks(&provider).await;
     let (phone, laptop) = (app.browser(), app.browser());
-    laptop.login().await;
+    laptop.sign_in().await;
     // Authgear's newer events list the sessions, older ones name one.
     for field in ["sessions", "session"] {
-        phone.login().await;
+        phone.sign_in().await;
         let named = support::authgear_session(&provider.latest_sid());
         let mut body = event("user.signed_out", SUBJECT);
         body["payload"][field] = if field == "sessions" {
@@ -176,7 +176,7 @@ async fn an_event_that_names_a_session_ends_that_one() {
 #[tokio::test]
 async fn without_a_secret_the_webhook_endpoint_is_off() {
     let (_provider, app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     let body = event("user.disabled", SUBJECT);
     assert_eq!(signed_webhook(&app, &body).await, StatusCode::NOT_FOUND);
     assert!(signed_in(&browser).await);
@@ -188,7 +188,7 @@ async fn a_profile_event_makes_the_next_page_show_the_new_profile() {
         let provider = TestProvider::start().await;
         let app = app_with_webhooks(&provider).await;
         let browser = app.browser();
-        browser.login().await;
+        browser.sign_in().await;
         provider.behave(|b| b.userinfo = json!({"name": "Ada King", "email": "ada@example.com"}));
         assert_eq!(
             browser.viewer().await["user"]["display_name"],
@@ -224,7 +224,7 @@ async fn a_profile_change_that_arrives_during_a_fetch_is_not_lost() {
     let provider = TestProvider::start().await;
     let app = app_with_webhooks(&provider).await;
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     let gate = Gate::new();
     provider.behave(|b| {
         b.userinfo = json!({"name": "Ada King"});
@@ -261,7 +261,7 @@ async fn a_changed_profile_the_provider_cannot_serve_costs_one_try_per_period() 
     let provider = TestProvider::start().await;
     let app = app_with_webhooks(&provider).await;
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     provider.behave(|b| b.userinfo_down = true);
     let calls = provider.requests("/userinfo").len();
     let body = event("user.profile.updated", SUBJECT);
@@ -293,10 +293,10 @@ async fn backchannel(app: &TestApp, token: &str) -> StatusCode {
 #[tokio::test]
 async fn a_backchannel_logout_token_ends_the_matching_session_once() {
     let (provider, app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     let sid = provider.latest_sid();
     let bystander = app.browser();
-    bystander.login().await;
+    bystander.sign_in().await;
 
     let token = provider.logout_token(&sid, |_| {});
     assert_eq!(backchannel(&app, &token).await, StatusCode::OK);
@@ -323,7 +323,7 @@ async fn a_backchannel_logout_token_ends_the_matching_session_once() {
 async fn hostile_logout_tokens_are_refused_and_end_nothing() {
     let (logs, _guard) = Logs::capture();
     let (provider, app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     let sid = provider.latest_sid();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -450,7 +450,7 @@ async fn a_logout_token_of_another_type_or_key_is_refused() {
         });
         let app = TestApp::start(&provider).await;
         let browser = app.browser();
-        browser.login().await;
+        browser.sign_in().await;
         provider.behave(|b| {
             b.signing_key = 1;
             change(b);
@@ -471,7 +471,7 @@ async fn backchannel_logout_can_be_switched_off() {
     let app = TestApp::start_with(provider.issuer(), &[("BACKCHANNEL_LOGOUT", "off")]).await;
     app.auth.provider_ready().await;
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     let token = provider.logout_token(&provider.latest_sid(), |_| {});
     assert_eq!(backchannel(&app, &token).await, StatusCode::NOT_FOUND);
     assert!(signed_in(&browser).await);
@@ -486,7 +486,7 @@ async fn a_grant_revoked_at_the_provider_ends_the_session_at_the_next_check() {
     })
     .await;
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     provider.revoke_all_refresh_tokens();
     let viewer = browser.viewer().await;
     assert!(viewer["user"].is_null(), "{viewer}");
@@ -495,7 +495,7 @@ async fn a_grant_revoked_at_the_provider_ends_the_session_at_the_next_check() {
     // The control: with the default interval the same revocation is not
     // seen yet, and the page view costs no provider call.
     let (provider, _app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     provider.revoke_all_refresh_tokens();
     assert!(signed_in(&browser).await);
     assert_eq!(provider.refresh_grants(), 0);

@@ -60,7 +60,7 @@ async fn api(browser: &Browser) -> reqwest::Response {
 #[tokio::test]
 async fn a_session_cannot_make_the_app_hammer_the_provider() {
     let (provider, app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     let calls = provider.requests("/userinfo").len();
     // A burst of five goes through; the limit refills at two a second, so
     // twenty calls in a row meet it however slowly they run.
@@ -95,7 +95,7 @@ async fn a_session_cannot_make_the_app_hammer_the_provider() {
     );
     // Another session is not held back.
     let other = app.browser();
-    other.login().await;
+    other.sign_in().await;
     assert_eq!(api(&other).await.status(), StatusCode::OK);
 }
 
@@ -166,7 +166,7 @@ async fn an_old_sign_in_is_stepped_up_for_the_same_user() {
     id_claims(&provider, |claims| {
         claims["auth_time"] = json!(unix_now() - 3600)
     });
-    browser.login().await;
+    browser.sign_in().await;
 
     let security = page(&browser, "/security").await;
     assert_eq!(security.status(), StatusCode::FOUND);
@@ -199,7 +199,7 @@ async fn a_step_up_by_someone_else_changes_nothing_and_gives_their_tokens_back()
     id_claims(&provider, |claims| {
         claims["auth_time"] = json!(unix_now() - 3600)
     });
-    browser.login().await;
+    browser.sign_in().await;
     let before = browser.cookies();
 
     let to = location(&browser.get("/reauthenticate?return_to=/security").await);
@@ -242,7 +242,7 @@ async fn a_step_up_the_provider_did_not_perform_is_refused() {
     id_claims(&provider, move |claims| {
         claims["auth_time"] = json!(long_ago)
     });
-    browser.login().await;
+    browser.sign_in().await;
     // A provider that ignores prompt=login and max_age sends the old time back.
     let to = location(&browser.get("/reauthenticate?return_to=/security").await);
     let callback = location(&browser.get(&to).await);
@@ -267,7 +267,7 @@ async fn a_user_who_cannot_sign_in_again_is_told_why_and_never_sent_to_the_provi
         claims["auth_time"] = json!(unix_now() - 3600);
         claims[CAN_REAUTHENTICATE] = json!(false);
     });
-    browser.login().await;
+    browser.sign_in().await;
     let authorizations = provider.requests("/authorize").len();
 
     let security = page(&browser, "/security").await;
@@ -289,7 +289,7 @@ async fn a_recent_sign_in_opens_the_security_page_and_a_guest_is_asked_to_sign_i
         .unwrap()
         .contains("/login?return_to=/security"));
 
-    browser.login().await;
+    browser.sign_in().await;
     let security = page(&browser, "/security").await;
     assert_eq!(security.status(), StatusCode::OK);
     assert!(security.text().await.unwrap().contains("You confirmed it"));
@@ -317,7 +317,7 @@ async fn the_admin_page_needs_the_role() {
         let claim = roles.clone();
         id_claims(&provider, move |claims| claims[ROLES] = claim.clone());
         let browser = app.browser();
-        browser.login().await;
+        browser.sign_in().await;
         let admin = page(&browser, "/admin").await;
         assert_eq!(admin.status(), status, "roles {roles}");
         let body = admin.text().await.unwrap();
@@ -344,7 +344,7 @@ async fn a_role_removed_at_the_provider_closes_admin_at_the_next_refresh() {
         b.refresh_id_claims = Some(Arc::new(admin));
     });
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     assert_eq!(page(&browser, "/admin").await.status(), StatusCode::OK);
 
     // The role is taken away in the portal: the next ID token lacks it,
@@ -421,7 +421,7 @@ async fn page_functions_answer_typed_errors_for_a_guest_an_ended_session_and_a_m
 
     // Signed in without the role.
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     let (status, content_type, body) = page_data(&browser, "admin").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(
@@ -460,7 +460,7 @@ async fn page_functions_answer_typed_errors_for_a_guest_an_ended_session_and_a_m
 #[tokio::test]
 async fn the_api_calls_userinfo_with_the_servers_token() {
     let (provider, _app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     let calls = provider.requests("/userinfo").len();
     let response = api(&browser).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -494,7 +494,7 @@ async fn the_api_renews_a_due_token_before_the_call() {
 #[tokio::test]
 async fn the_api_is_for_this_apps_pages_and_signed_in_users_only() {
     let (provider, app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     let calls = provider.requests("/userinfo").len();
     for (site, origin) in [
         (Some("cross-site"), Some("https://evil.example")),
@@ -538,7 +538,7 @@ async fn the_api_is_for_this_apps_pages_and_signed_in_users_only() {
 #[tokio::test]
 async fn an_api_that_is_down_gets_a_clear_answer() {
     let (provider, _app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     provider.behave(|b| b.userinfo_down = true);
     let response = api(&browser).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
@@ -555,7 +555,7 @@ async fn an_api_that_is_down_gets_a_clear_answer() {
 #[tokio::test]
 async fn account_settings_go_to_the_provider_and_the_profile_is_fetched_on_return() {
     let (provider, _app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     let viewer = browser.viewer().await;
     assert_eq!(
         viewer["account_settings"], true,
@@ -588,7 +588,7 @@ async fn account_settings_are_not_linked_for_providers_without_them() {
     let app = TestApp::start_with(provider.issuer(), &[("AUTHGEAR_ACCOUNT_SETTINGS", "off")]).await;
     app.auth.provider_ready().await;
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     assert_eq!(browser.viewer().await["account_settings"], false);
     assert_eq!(
         browser.get("/account-settings").await.status(),
@@ -605,7 +605,7 @@ async fn the_page_shows_typed_claims_and_keeps_unknown_ones() {
         claims["x_tenant"] = json!("acme");
     });
     provider.behave(|b| b.userinfo["custom_attributes"] = json!({"team": "engines"}));
-    browser.login().await;
+    browser.sign_in().await;
     let claims = browser.profile().await["claims"].clone();
     assert_eq!(claims["roles"], json!(["admin"]));
     assert_eq!(claims["amr"], json!(["pwd", "otp"]));

@@ -121,7 +121,7 @@ async fn open_redirect_attempts_through_sign_in_end_at_home() {
 async fn server_functions_refuse_other_origins() {
     let (_provider, app) = setup().await;
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     for function in ["viewer", "reload_profile", "logout"] {
         let mut headers = HeaderMap::new();
         headers.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
@@ -171,7 +171,7 @@ async fn pages_carry_security_headers_and_a_fresh_script_nonce() {
     let second = browser.get("/").await.text().await.unwrap();
     assert_ne!(nonce_of(&second), Some(nonce), "a new nonce per response");
 
-    browser.login().await;
+    browser.sign_in().await;
     let signed_in = browser.get("/").await;
     assert_eq!(
         signed_in.headers()["cache-control"],

@@ -207,7 +207,7 @@ async fn a_rotated_signing_key_is_fetched_once_and_accepted() {
         b.published_keys = vec![0, 1];
     });
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     assert_eq!(
         provider.requests("/jwks").len(),
         2,
@@ -216,7 +216,7 @@ async fn a_rotated_signing_key_is_fetched_once_and_accepted() {
     assert_eq!(browser.profile().await["claims"]["subject"], "user-42");
 
     // The new key is known now: no more fetches.
-    app.browser().login().await;
+    app.browser().sign_in().await;
     assert_eq!(provider.requests("/jwks").len(), 2);
     let _ = kid(1);
 }
@@ -338,7 +338,7 @@ async fn a_provider_down_during_logout_still_signs_out() {
     let provider = TestProvider::start().await;
     let app = TestApp::start(&provider).await;
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     provider.behave(|b| b.down = true);
     let response = browser.logout().await;
     assert_eq!(response.status(), StatusCode::FOUND);

@@ -56,11 +56,11 @@ async fn a_logout_during_a_refresh_stays_a_logout() {
 #[tokio::test]
 async fn signing_in_again_ends_the_previous_session() {
     let (provider, app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     let first = browser.copy(&app);
     let first_refresh_token = provider.latest_refresh_token();
 
-    browser.login().await;
+    browser.sign_in().await;
     assert_eq!(
         browser.viewer().await["user"]["display_name"],
         "Ada Lovelace"
@@ -80,7 +80,7 @@ async fn signing_in_again_ends_the_previous_session() {
 #[tokio::test]
 async fn a_sign_in_abandoned_at_the_provider_keeps_the_current_session() {
     let (_provider, _app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     // The user starts another sign-in and never comes back from the provider.
     browser.start_sign_in("/login").await;
     assert_eq!(
@@ -429,7 +429,7 @@ async fn a_session_ends_at_its_idle_timeout_or_lifetime_and_says_so() {
         let provider = TestProvider::start().await;
         let app = TestApp::start_tuned_for(&provider, tune).await;
         let browser = app.browser();
-        browser.login().await;
+        browser.sign_in().await;
         let refresh_token = provider.latest_refresh_token();
         let viewer = browser.viewer().await;
         assert!(viewer["user"].is_null(), "{case}: {viewer}");
@@ -443,7 +443,7 @@ async fn a_session_ends_at_its_idle_timeout_or_lifetime_and_says_so() {
 
     // With the defaults, the page says when the session will end.
     let (_provider, _app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     let ends_at = browser.profile().await["session"]["ends_at"]
         .as_str()
         .unwrap()
@@ -516,7 +516,7 @@ async fn an_active_user_stays_signed_in_for_the_whole_lifetime_and_no_longer() {
 
     // Seven days without a visit end a session too.
     let idle = app.browser();
-    idle.login().await;
+    idle.sign_in().await;
     clock.advance(DAY * 6);
     assert!(idle.viewer().await["user"].is_object(), "six idle days");
     clock.advance(DAY * 7);
@@ -532,9 +532,9 @@ async fn a_session_past_its_deadline_is_swept_and_its_token_revoked() {
     let clock = app::auth::Clock::adjustable();
     let app = TestApp::start_tuned_for(&provider, |settings| settings.clock = clock.clone()).await;
     let (gone, active) = (app.browser(), app.browser());
-    gone.login().await;
+    gone.sign_in().await;
     let forgotten = provider.latest_refresh_token();
-    active.login().await;
+    active.sign_in().await;
 
     clock.advance(DAY * 7 + std::time::Duration::from_secs(1));
     assert_eq!(app.auth.sweep(DAY).await.unwrap(), 2, "both idle a week");

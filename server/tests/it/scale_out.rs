@@ -83,7 +83,7 @@ async fn share_sessions_refreshes_and_logouts(redis_url: &str) {
     let on_a = a.browser();
     let on_b = b.same_browser_as(&on_a);
 
-    on_a.login().await;
+    on_a.sign_in().await;
     assert_eq!(
         on_b.viewer().await["user"]["display_name"],
         "Ada Lovelace",
@@ -134,7 +134,7 @@ async fn a_copy_read_before_another_instance_refreshed_does_not_spend_the_token_
     .await;
     let on_a = a.browser();
     let on_b = b.same_browser_as(&on_a);
-    on_a.login().await;
+    on_a.sign_in().await;
     let signed_in = std::time::Instant::now();
     // B reads the session, and may serve that copy for a second.
     assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada Lovelace");
@@ -162,7 +162,7 @@ async fn page_views_write_nothing_and_a_burst_costs_one_read_a_second() {
     let provider = TestProvider::start().await;
     let (app, _other) = two_instances(&provider, &redis).await;
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
     browser.viewer().await;
     let provider_calls = provider.request_count();
 
@@ -201,7 +201,7 @@ async fn what_one_instance_learns_every_instance_shows_within_a_second() {
     let (a, b) = two_instances(&provider, &redis).await;
     let on_a = a.browser();
     let on_b = b.same_browser_as(&on_a);
-    on_a.login().await;
+    on_a.sign_in().await;
     // B has just read the session and shown it: it would serve both the
     // session and the page's parts rendered from it from memory.
     assert_eq!(on_b.viewer().await["user"]["display_name"], "Ada Lovelace");
@@ -237,7 +237,7 @@ async fn a_redis_outage_is_a_503_and_the_app_recovers() {
     let provider = TestProvider::start().await;
     let (app, _other) = two_instances(&provider, &redis).await;
     let browser = app.browser();
-    browser.login().await;
+    browser.sign_in().await;
 
     redis.stop().await;
     let page = browser.get("/").await;
@@ -293,7 +293,7 @@ async fn a_redis_outage_is_a_503_and_the_app_recovers() {
         again.get("/login").await.status() == StatusCode::SEE_OTHER
     })
     .await;
-    again.login().await;
+    again.sign_in().await;
     assert_eq!(again.viewer().await["user"]["display_name"], "Ada Lovelace");
 }
 
@@ -442,9 +442,9 @@ async fn sessions_never_visited_again_are_swept_once_with_their_tokens_revoked()
     })
     .await;
     let (gone, active) = (a.browser(), a.browser());
-    gone.login().await;
+    gone.sign_in().await;
     let forgotten = provider.latest_refresh_token();
-    active.login().await;
+    active.sign_in().await;
 
     clock.advance(DAY * 6);
     assert!(

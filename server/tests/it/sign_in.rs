@@ -56,7 +56,7 @@ async fn sign_in_shows_the_user_and_keeps_tokens_on_the_server() {
         cookies
             .iter()
             .any(|c| c.starts_with("login-") && c.contains("Max-Age=0")),
-        "the login transaction cookie is removed: {cookies:?}"
+        "the sign-in cookie is removed: {cookies:?}"
     );
     let hop_html = hop.text().await.unwrap();
     assert!(
@@ -213,7 +213,7 @@ async fn a_session_id_planted_before_sign_in_does_not_survive_it() {
     // A syntactically valid id an attacker could have planted.
     let planted = "session=AAAAAAAAAAAAAAAAAAAAAA";
     browser.set_cookie(&format!("{planted}; Path=/"));
-    browser.login().await;
+    browser.sign_in().await;
     let cookies = browser.cookies();
     assert!(cookies.contains("session="), "{cookies}");
     assert!(!cookies.contains(planted), "{cookies}");
@@ -307,7 +307,7 @@ async fn a_refused_refresh_ends_the_session_with_a_note() {
 async fn logout_revokes_and_sends_the_browser_to_end_session() {
     let (logs, _guard) = Logs::capture();
     let (provider, app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
     let old_cookies = browser.cookies();
 
     // The form post a browser without JavaScript makes.
@@ -349,7 +349,7 @@ async fn logout_revokes_and_sends_the_browser_to_end_session() {
 #[tokio::test]
 async fn cross_site_logout_and_get_logout_do_not_sign_out() {
     let (_provider, app, browser) = setup().await;
-    browser.login().await;
+    browser.sign_in().await;
 
     let mut forged = HeaderMap::new();
     forged.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
@@ -462,7 +462,7 @@ async fn a_new_secret_key_ends_every_session_with_its_notice() {
     let before = TestApp::start_with(provider.issuer(), &[("SESSION_DB_PATH", &db)]).await;
     before.auth.provider_ready().await;
     let browser = before.browser();
-    browser.login().await;
+    browser.sign_in().await;
     assert!(browser.viewer().await["user"].is_object());
 
     // The same store, the key rotated: the record is there, and unreadable.

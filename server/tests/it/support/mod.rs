@@ -56,6 +56,7 @@ impl TestApp {
         overrides: &[(&'static str, &str)],
         tune: impl FnOnce(&mut AuthSettings),
     ) -> Self {
+        Logs::subscribe();
         let (listener, url) = bind_loopback().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let env = HashMap::from([
@@ -164,7 +165,7 @@ pub async fn setup() -> (TestProvider, TestApp, Browser) {
 /// of refreshes needs no clock and no sleep.
 pub async fn sign_in_with_a_due_token(provider: &TestProvider, browser: &Browser) {
     provider.behave(|b| b.access_token_ttl = 0);
-    browser.login().await;
+    browser.sign_in().await;
     provider.behave(|b| b.access_token_ttl = 3600);
 }
 
@@ -286,13 +287,13 @@ impl Browser {
 
     /// Starts a sign-in and returns the provider's redirect back to `/callback`.
     pub async fn start_sign_in(&self, sign_in_path: &str) -> String {
-        let login = self.get(sign_in_path).await;
+        let start = self.get(sign_in_path).await;
         assert_eq!(
-            login.status(),
+            start.status(),
             StatusCode::SEE_OTHER,
             "/login redirects to the provider"
         );
-        let authorize = self.get(&location(&login)).await;
+        let authorize = self.get(&location(&start)).await;
         assert_eq!(
             authorize.status(),
             StatusCode::SEE_OTHER,
@@ -302,7 +303,7 @@ impl Browser {
     }
 
     /// A complete sign-in; returns the hop page's HTML.
-    pub async fn login(&self) -> String {
+    pub async fn sign_in(&self) -> String {
         let callback = self.start_sign_in("/login").await;
         let response = self.get(&callback).await;
         assert_eq!(response.status(), StatusCode::OK, "callback succeeds");
@@ -420,7 +421,9 @@ impl Drop for Capture {
 }
 
 impl Logs {
-    pub fn capture() -> (Self, Capture) {
+    /// Installs the test binary's one subscriber. Called before any app
+    /// starts, so that no call site is met before there is a subscriber.
+    fn subscribe() {
         static SUBSCRIBER: std::sync::Once = std::sync::Once::new();
         SUBSCRIBER.call_once(|| {
             tracing_subscriber::fmt()
@@ -429,6 +432,10 @@ impl Logs {
                 .with_writer(|| ThisThread)
                 .init();
         });
+    }
+
+    pub fn capture() -> (Self, Capture) {
+        Self::subscribe();
         let logs = Self::default();
         CAPTURING.with(|capturing| *capturing.borrow_mut() = Some(logs.clone()));
         (logs, Capture)
