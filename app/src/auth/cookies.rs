@@ -16,23 +16,26 @@
 //! still apply every `__Host-` rule to it.
 //!
 //! The session cookie lives as long as the session can (see
-//! `session::begin`); the idle timeout is the server's to enforce.
+//! `Sessions::create`); the idle timeout is the server's to enforce.
 
 use axum::http::HeaderMap;
 use axum_extra::extract::cookie::{Cookie, PrivateCookieJar, SameSite};
 use tower_sessions::SessionManagerLayer;
 
 use super::flow::{SignInTransaction, SIGN_IN_LIFETIME};
-use super::store::Store;
+use super::session::Sessions;
 use super::{AuthError, AuthSettings};
 
 /// Logins one browser may have in progress; starting another drops the oldest.
 pub(crate) const MAX_PENDING_SIGN_INS: usize = 5;
 
 /// The session cookie's policy, applied by tower-sessions to every response.
-pub(crate) fn session_layer(store: Store, settings: &AuthSettings) -> SessionManagerLayer<Store> {
+pub(crate) fn session_layer(
+    sessions: Sessions,
+    settings: &AuthSettings,
+) -> SessionManagerLayer<Sessions> {
     let secure = settings.secure_cookies();
-    SessionManagerLayer::new(store)
+    SessionManagerLayer::new(sessions)
         .with_name(if secure {
             "__Host-Http-session"
         } else {

@@ -179,9 +179,11 @@ pub(crate) async fn authgear_webhook(
     }
     let outcome = match effect {
         Effect::EndSessions => {
-            session::end_signed_in_before(auth.store(), &subject, event.sids().as_deref(), at).await
+            auth.sessions()
+                .delete_signed_in_before(&subject, event.sids().as_deref(), at)
+                .await
         }
-        _ => session::mark_profile_stale(auth.store(), &subject).await,
+        _ => auth.sessions().mark_profile_stale(&subject).await,
     };
     match outcome {
         Ok(sessions) => {
@@ -258,12 +260,17 @@ pub(crate) async fn backchannel_logout(State(auth): State<Auth>, body: Bytes) ->
     // between, the provider's retry (after a 503) ends the sessions again,
     // which changes nothing, instead of being refused as a replay.
     let ended = match target {
-        Target::Sid(sid) => auth.store().end_sid(&sid).await,
-        Target::Subject(subject) => auth.store().end_subject(&subject).await,
+        Target::Sid(sid) => auth.sessions().delete_all_of_sid(&sid).await,
+        Target::Subject(subject) => auth.sessions().delete_all_of(&subject).await,
     };
     let ttl = (LOGOUT_TOKEN_MAX_AGE + CLOCK_SKEW).unsigned_abs();
     let recorded = match ended {
-        Ok(ended) => auth.store().claim(&jti_key(&jti), ttl).await.map(|_| ended),
+        Ok(ended) => auth
+            .store()
+            .claim(&jti_key(&jti), ttl)
+            .await
+            .map(|_| ended)
+            .map_err(session::store_error),
         Err(error) => Err(error),
     };
     match recorded {
@@ -272,7 +279,7 @@ pub(crate) async fn backchannel_logout(State(auth): State<Auth>, body: Bytes) ->
             answer(StatusCode::OK)
         }
         Err(error) => {
-            tracing::warn!(%error, "a back-channel logout could not be applied");
+            error.log("backchannel_logout");
             answer(StatusCode::SERVICE_UNAVAILABLE)
         }
     }

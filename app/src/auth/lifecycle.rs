@@ -29,7 +29,7 @@ pub(crate) enum Current {
 /// it first if it is due. Makes no provider call otherwise.
 pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, AuthError> {
     let named_a_session = session.id().is_some();
-    let Some(user) = session::load_recent(auth.store(), session).await? else {
+    let Some(user) = auth.sessions().get_cached(session).await? else {
         // A cookie whose session is no longer stored: tower-sessions removes
         // the cookie, so the notice is given once.
         return Ok(if named_a_session {
@@ -44,14 +44,14 @@ pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, A
         // with it.
         tracing::info!("session reached its idle timeout or lifetime");
         provider::revoke_quietly(auth, user.tokens.refresh_token.as_ref()).await;
-        session::end(session).await?;
+        auth.sessions().delete_current(session).await?;
         return Ok(Current::Ended);
     }
     let user = if user.activity_is_due(auth.settings(), now) {
         match extend(auth, session, user, now).await? {
             Some(extended) => extended,
             None => {
-                session::end(session).await?;
+                auth.sessions().delete_current(session).await?;
                 return Ok(Current::Ended);
             }
         }
@@ -94,12 +94,14 @@ async fn extend(
     };
     let settings = auth.settings();
     let (_, idle_until) = session::deadlines(settings, now);
-    let extended = session::update(auth.store(), &id, |stored| {
-        if stored.activity_is_due(settings, now) {
-            stored.idle_until = idle_until.min(stored.ends_at);
-        }
-    })
-    .await;
+    let extended = auth
+        .sessions()
+        .update(&id, |stored| {
+            if stored.activity_is_due(settings, now) {
+                stored.idle_until = idle_until.min(stored.ends_at);
+            }
+        })
+        .await;
     match extended {
         Ok(extended) => Ok(extended.map(Arc::new)),
         // A missed extension costs at most a minute of idle time: the page
@@ -121,26 +123,26 @@ async fn renew(
     let (Some(refresh_token), Some(id)) = (user.tokens.refresh_token.clone(), session.id()) else {
         if user.tokens.is_expired(now) {
             // Nothing can renew it: the sign-in is over.
-            session::end(session).await?;
+            auth.sessions().delete_current(session).await?;
             return Ok(Current::Ended);
         }
         return Ok(Current::SignedIn(user));
     };
     match auth.refresher().refresh(auth, id, &refresh_token).await {
         // The tokens are in the store: read the session back from there.
-        Ok(()) => match session::stored(auth.store(), &id).await? {
+        Ok(()) => match auth.sessions().get(&id).await? {
             Some(renewed) => Ok(Current::SignedIn(Arc::new(renewed))),
             None => {
-                session::end(session).await?;
+                auth.sessions().delete_current(session).await?;
                 Ok(Current::Guest)
             }
         },
         Err(RefreshFailure::Rejected) => {
-            session::end(session).await?;
+            auth.sessions().delete_current(session).await?;
             Ok(Current::Ended)
         }
         Err(RefreshFailure::SessionGone) => {
-            session::end(session).await?;
+            auth.sessions().delete_current(session).await?;
             Ok(Current::Guest)
         }
         Err(RefreshFailure::NoAnswer) => Ok(Current::SignedIn(user)),

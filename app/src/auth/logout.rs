@@ -7,15 +7,19 @@ use tower_sessions::session::Id;
 use tower_sessions::Session;
 
 use super::provider::revoke_quietly;
-use super::{session, Auth, AuthError};
+use super::{Auth, AuthError};
 
 /// Ends the session and returns where the browser goes next: the provider's
 /// end-session endpoint when it has one, so the provider's own session ends
 /// too, or the home page.
 pub(crate) async fn logout(auth: &Auth, session: &Session) -> Result<String, AuthError> {
     let home = auth.settings().post_logout_redirect_url();
-    let user = session::load(session).await?;
-    session::end(session).await?;
+    // As stored now, not as cached: its refresh token may have just rotated.
+    let user = match session.id() {
+        Some(id) => auth.sessions().get(&id).await?,
+        None => None,
+    };
+    auth.sessions().delete_current(session).await?;
     let Some(user) = user else {
         return Ok(home);
     };
@@ -43,7 +47,7 @@ pub(crate) async fn end_replaced(auth: &Auth, id: &str) {
     let Ok(id) = id.parse::<Id>() else {
         return;
     };
-    match session::take(auth.store(), &id).await {
+    match auth.sessions().delete(&id).await {
         Ok(Some(user)) => {
             tracing::info!("a new sign-in replaced the previous session");
             revoke_quietly(auth, user.tokens.refresh_token.as_ref()).await;

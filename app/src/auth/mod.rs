@@ -6,7 +6,7 @@
 //! `routes` (`GET /login`) → `flow::begin` → `cookies` (one sign-in transaction
 //! per `state`) → the provider → `routes` (`GET /callback`) →
 //! `flow::check_callback` → `flow::finish` (`provider` calls) → `session`
-//! (a new session in the `store`) → `lifecycle` (what each later request
+//! (`Sessions::create`: a new session in the `store`) → `lifecycle` (what each later request
 //! does to it: deadlines, and a fresh access token from `refresh` when
 //! `tokens` are due) → `logout`. `guard` keeps other sites' requests out;
 //! `events` and `sweep` end sessions when the provider says so or their
@@ -16,7 +16,8 @@
 //! use each other in one direction only (`scripts/auth-layers` checks it).
 //!
 //! The public surface is what a server needs to wire it up: the [`Auth`]
-//! handle, its [`AuthSettings`], the [`Store`], [`routes`], the
+//! handle, its [`AuthSettings`], the [`Store`] and the [`Sessions`] kept in
+//! it (what the session layer reads and writes through), [`routes`], the
 //! [`reject_cross_site`] middleware, and [`AuthError`].
 
 mod authorize;
@@ -49,6 +50,7 @@ pub use clock::Clock;
 pub use error::AuthError;
 pub use guard::reject_cross_site;
 pub use routes::routes;
+pub use session::Sessions;
 pub use settings::{is_loopback, AuthSettings, WebhookSecret};
 pub use store::{Store, StoreError};
 
@@ -68,7 +70,7 @@ pub struct Auth(Arc<Inner>);
 
 struct Inner {
     settings: AuthSettings,
-    store: Store,
+    sessions: Sessions,
     http: ProviderHttp,
     provider: ProviderHandle,
     refresher: Refresher,
@@ -82,12 +84,13 @@ impl Auth {
         let http =
             ProviderHttp::new(settings.provider_timeout).map_err(|_| AuthError::HttpClient)?;
         let provider = ProviderHandle::discover_in_background(settings.clone(), http.clone());
-        let store = store
-            .remembering_for(settings.session_cache_ttl)
-            .sealed_with(settings.cookie_key.master());
+        let sessions = Sessions::new(
+            store.sealed_with(settings.cookie_key.master()),
+            settings.session_cache_ttl,
+        );
         Ok(Self(Arc::new(Inner {
             settings,
-            store,
+            sessions,
             http,
             provider,
             refresher: Refresher::default(),
@@ -101,8 +104,8 @@ impl Auth {
 
     /// The session layer, with the session cookie's policy: it must wrap
     /// [`routes`] and every route whose server functions use the session.
-    pub fn session_layer(&self) -> SessionManagerLayer<Store> {
-        cookies::session_layer(self.0.store.clone(), &self.0.settings)
+    pub fn session_layer(&self) -> SessionManagerLayer<Sessions> {
+        cookies::session_layer(self.0.sessions.clone(), &self.0.settings)
     }
 
     /// Ends the sessions past their idle timeout or lifetime, revoking
@@ -124,7 +127,7 @@ impl Auth {
 
     /// True if the session store answers now.
     pub async fn store_is_reachable(&self) -> bool {
-        self.0.store.is_reachable().await
+        self.0.sessions.store().is_reachable().await
     }
 
     /// True once discovery has succeeded.
@@ -132,8 +135,14 @@ impl Auth {
         self.0.provider.get().is_some()
     }
 
+    /// Signed-in sessions: the one way to read or change them.
+    pub(crate) fn sessions(&self) -> &Sessions {
+        &self.0.sessions
+    }
+
+    /// The session store beneath, for its locks and one-time claims.
     pub(crate) fn store(&self) -> &Store {
-        &self.0.store
+        self.0.sessions.store()
     }
 
     pub(crate) fn http(&self) -> &ProviderHttp {

@@ -9,7 +9,7 @@ use tower_sessions::Session;
 use openidconnect::AccessToken;
 
 use super::error::{Endpoint, Upstream};
-use super::session::{self, UserSession};
+use super::session::UserSession;
 use super::{Auth, AuthError};
 
 /// Asks the provider's userinfo endpoint for the profile of `user`, the
@@ -95,9 +95,10 @@ async fn refetch(
     // The changes known before the fetch are the ones its answer reflects.
     let caught_up = user.profile_changes;
     let userinfo = fetch(auth, &user.tokens.access_token, user.subject()).await?;
-    session::update(auth.store(), id, |stored| {
-        stored.userinfo = userinfo.clone();
-        stored.profile_seen = stored.profile_seen.max(caught_up);
-    })
-    .await
+    auth.sessions()
+        .update(id, |stored| {
+            stored.userinfo = userinfo.clone();
+            stored.profile_seen = stored.profile_seen.max(caught_up);
+        })
+        .await
 }

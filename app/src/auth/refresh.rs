@@ -43,7 +43,7 @@ use tower_sessions::session::Id;
 use tracing::Instrument;
 
 use super::error::Upstream;
-use super::session::{self, UserSession};
+use super::session::UserSession;
 use super::store::{Lock, Store};
 use super::tokens::TokenSet;
 use super::{provider, Auth};
@@ -163,7 +163,7 @@ async fn refresh_once_across_instances(
                 }
                 return outcome;
             }
-            Ok(None) => match session::stored(auth.store(), id).await {
+            Ok(None) => match auth.sessions().get(id).await {
                 Ok(None) => return Err(RefreshFailure::SessionGone),
                 Ok(Some(stored)) if spent(&stored, &refresh_token) => return Ok(()),
                 Ok(Some(_)) => {}
@@ -226,7 +226,7 @@ async fn spend_if_still_stored(
     refresh_token: RefreshToken,
     lock: &Lock,
 ) -> Outcome {
-    match session::stored(auth.store(), id).await {
+    match auth.sessions().get(id).await {
         Ok(None) => Err(RefreshFailure::SessionGone),
         Ok(Some(stored)) if spent(&stored, &refresh_token) => Ok(()),
         Ok(Some(stored)) => refresh_and_store(auth, id, refresh_token, &stored, lock).await,
@@ -267,13 +267,15 @@ async fn refresh_and_store(
             }
             Err(_) => {}
         }
-        let stored = session::update(auth.store(), id, |stored| {
-            stored.tokens = renewed.tokens.clone();
-            if let Some(claims) = &renewed.claims {
-                stored.follow(claims);
-            }
-        })
-        .await;
+        let stored = auth
+            .sessions()
+            .update(id, |stored| {
+                stored.tokens = renewed.tokens.clone();
+                if let Some(claims) = &renewed.claims {
+                    stored.follow(claims);
+                }
+            })
+            .await;
         match stored {
             Ok(Some(_)) => return Ok(()),
             Ok(None) => {
@@ -299,8 +301,8 @@ async fn refresh_and_store(
 /// Ends session `id` in the store, so that every other holder of it sees it
 /// ended too, not only the requests waiting here.
 async fn end_everywhere(auth: &Auth, id: &Id) {
-    if let Err(error) = auth.store().end(id).await {
-        tracing::warn!(%error, "an ended session could not be removed");
+    if let Err(error) = auth.sessions().delete(id).await {
+        error.log("end_session");
     }
 }
 

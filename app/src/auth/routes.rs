@@ -4,6 +4,8 @@
 //! calls (see `user_api`), and the two endpoints the provider posts events
 //! to (see `events`).
 
+use std::sync::Arc;
+
 use axum::extract::{FromRef, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -17,7 +19,7 @@ use super::authorize::{AuthorizeOptions, Intent};
 use super::cookies::SignInCookies;
 use super::flow::{self, CallbackParams};
 use super::session::UserSession;
-use super::{events, logout, session, step_up, user_api, Auth, AuthError};
+use super::{events, logout, step_up, user_api, Auth, AuthError};
 use crate::csp;
 use crate::pages::standalone;
 use crate::paths;
@@ -53,7 +55,7 @@ async fn sign_in(
     } else {
         Intent::SignIn
     };
-    let current = session::load(&session).await?;
+    let current = auth.sessions().get_cached(&session).await?;
     start(
         &auth,
         &session,
@@ -74,7 +76,7 @@ async fn reauthenticate(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AuthError> {
-    let Some(user) = session::load(&session).await? else {
+    let Some(user) = auth.sessions().get_cached(&session).await? else {
         return start(
             &auth,
             &session,
@@ -110,7 +112,7 @@ fn start(
     headers: &HeaderMap,
     query: Option<&str>,
     intent: Intent,
-    current: Option<UserSession>,
+    current: Option<Arc<UserSession>>,
     step_up: Option<String>,
 ) -> Result<Response, AuthError> {
     let return_to = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
@@ -140,7 +142,9 @@ async fn account_settings(
         return Ok(StatusCode::NOT_FOUND.into_response());
     };
     if let Some(id) = session.id() {
-        session::update(auth.store(), &id, UserSession::profile_changed).await?;
+        auth.sessions()
+            .update(&id, UserSession::profile_changed)
+            .await?;
     }
     Ok(([(CACHE_CONTROL, "no-store")], Redirect::to(target.as_str())).into_response())
 }
@@ -169,7 +173,7 @@ async fn callback(
         if let Some(replaced) = replaces {
             logout::end_replaced(&auth, &replaced).await;
         }
-        session::begin(&session, &user).await?;
+        auth.sessions().create(&session, &user).await?;
         Ok::<_, AuthError>(return_to)
     }
     .await;

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use super::session::{self, store_error};
 use super::{provider, Auth, AuthError};
 
 /// Sessions read and ended per round trip to the store.
@@ -25,18 +24,18 @@ pub(crate) async fn once(auth: &Auth, period: Duration) -> Result<usize, AuthErr
         .store()
         .claim("sweep", period.saturating_sub(period / 10))
         .await
-        .map_err(store_error)?;
+        .map_err(super::session::store_error)?;
     if !claim {
         return Ok(0);
     }
     let now = auth.settings().clock.now();
     let mut ended = 0;
     loop {
-        let due = auth.store().due(now, BATCH).await.map_err(store_error)?;
+        let due = auth.sessions().due(now, BATCH).await?;
         let batch = due.len();
         let mut ended_here = 0;
         for id in due {
-            let Some(user) = session::stored(auth.store(), &id).await? else {
+            let Some(user) = auth.sessions().get(&id).await? else {
                 continue;
             };
             if user.deadline() > now
@@ -44,7 +43,7 @@ pub(crate) async fn once(auth: &Auth, period: Duration) -> Result<usize, AuthErr
             {
                 continue;
             }
-            auth.store().end(&id).await.map_err(store_error)?;
+            auth.sessions().delete(&id).await?;
             ended_here += 1;
         }
         ended += ended_here;

@@ -11,19 +11,14 @@
 //! - **Locks with an owner** (`lock`), shared by every instance: one refresh
 //!   per session across servers, released or extended only by its holder.
 //! - **One-time claims** (`claim`): each logout token and event used once.
-//! - **What was just read is remembered for at most a second** ([`cache`]),
-//!   and forgotten as soon as any write through this store completes (or is
-//!   abandoned).
 //! - **A reader of the store learns nothing it could use** ([`seal`]):
 //!   records are filed under a hash of the session id and sealed.
 
-mod cache;
 mod redis;
 mod seal;
 mod sqlite;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,16 +26,16 @@ use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-use super::session::{self, UserSession};
-pub(crate) use cache::SessionCache;
 use seal::Seal;
 
 /// The session store the app was configured with.
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
-    cache: Arc<SessionCache<UserSession>>,
     seal: Seal,
+    /// Reads what a record is filed under: the layout of a record is its
+    /// writer's, not the store's.
+    index: fn(&Record) -> Index,
 }
 
 impl std::fmt::Debug for Store {
@@ -124,18 +119,15 @@ impl Store {
     fn new(backend: Backend) -> Self {
         Self {
             backend,
-            cache: Arc::new(SessionCache::new(cache::MAX_TTL)),
             seal: Seal::random(),
+            index: |_| Index::default(),
         }
     }
 
-    /// The same store, remembering sessions just read for `ttl` (at most a
-    /// second; zero: not at all). Clones share what they remember.
-    pub fn remembering_for(self, ttl: Duration) -> Self {
-        Self {
-            cache: Arc::new(SessionCache::new(ttl)),
-            ..self
-        }
+    /// The same store, filing each record under what `index` reads from it
+    /// (until then: under its id alone).
+    pub(crate) fn indexed_by(self, index: fn(&Record) -> Index) -> Self {
+        Self { index, ..self }
     }
 
     /// The same store, sealing records with a key derived from `secret`
@@ -155,7 +147,7 @@ impl Store {
             Backend::Sqlite(store) => store.delete(key).await,
             Backend::Redis(store) => {
                 let index = match self.fetch_key(key).await {
-                    Ok(Some((record, _))) => session::index_of(&record),
+                    Ok(Some((record, _))) => (self.index)(&record),
                     Ok(None) | Err(session_store::Error::Decode(_)) => Index::default(),
                     Err(error) => return Err(error),
                 };
@@ -170,37 +162,6 @@ impl Store {
         Seal::key_of(id)
     }
 
-    /// `record` as the backends keep it.
-    fn seal(&self, record: &Record) -> session_store::Result<Sealed> {
-        let text = serde_json::to_vec(record)
-            .ok()
-            .and_then(|plain| self.seal.seal(&plain))
-            .ok_or_else(|| {
-                session_store::Error::Encode("the session record could not be sealed".into())
-            })?;
-        Ok(Sealed {
-            key: Seal::key_of(&record.id),
-            text,
-            expires_at: record.expiry_date,
-        })
-    }
-
-    /// The record sealed as `text`. Neither the decoder's message nor the
-    /// text is kept: they may quote the record.
-    fn open(&self, text: &str) -> session_store::Result<Record> {
-        self.seal
-            .open(text)
-            .and_then(|plain| serde_json::from_slice(&plain).ok())
-            .ok_or_else(|| {
-                session_store::Error::Decode("the stored session record is unreadable".into())
-            })
-    }
-
-    /// Sessions read in the last moment on this instance.
-    pub(crate) fn cache(&self) -> &SessionCache<UserSession> {
-        &self.cache
-    }
-
     /// True if the store answers now.
     pub async fn is_reachable(&self) -> bool {
         with_backend!(self, store => store.ping().await)
@@ -211,9 +172,8 @@ impl Store {
         if record.expiry_date <= OffsetDateTime::now_utc() {
             return Ok(false);
         }
-        let index = session::index_of(record);
-        let sealed = self.seal(record)?;
-        let _forget = self.cache.forgetting(record.id);
+        let index = (self.index)(record);
+        let sealed = self.seal.record(record)?;
         with_backend!(self, store => store.update_if_present(&sealed, &index).await)
     }
 
@@ -227,7 +187,7 @@ impl Store {
         let Some(text) = stored else {
             return Ok(None);
         };
-        let record = self.open(&text)?;
+        let record = self.seal.open_record(&text)?;
         Ok((record.expiry_date > OffsetDateTime::now_utc()).then_some((record, text)))
     }
 
@@ -242,9 +202,8 @@ impl Store {
         if record.expiry_date <= OffsetDateTime::now_utc() {
             return Ok(false);
         }
-        let index = session::index_of(record);
-        let sealed = self.seal(record)?;
-        let _forget = self.cache.forgetting(record.id);
+        let index = (self.index)(record);
+        let sealed = self.seal.record(record)?;
         with_backend!(self, store => store.replace(&sealed, &index, previous).await)
     }
 
@@ -255,7 +214,6 @@ impl Store {
 
     /// Ends every session of a user; returns how many there were.
     pub(crate) async fn end_subject(&self, subject: &str) -> session_store::Result<usize> {
-        let _forget = self.cache.forgetting_all();
         match &self.backend {
             Backend::Sqlite(store) => store.end_where("subject", subject).await,
             Backend::Redis(store) => {
@@ -280,7 +238,7 @@ impl Store {
         let mut ended = 0;
         for key in store.indexed(kind, value).await? {
             let index = match self.fetch_key(&key).await {
-                Ok(Some((record, _))) => session::index_of(&record),
+                Ok(Some((record, _))) => (self.index)(&record),
                 // Gone, or unreadable: out of this set at least.
                 Ok(None) | Err(session_store::Error::Decode(_)) => Index {
                     subject: this_set.subject.clone(),
@@ -337,7 +295,6 @@ impl Store {
 
     /// Ends every session of one provider session (`sid`).
     pub(crate) async fn end_sid(&self, sid: &str) -> session_store::Result<usize> {
-        let _forget = self.cache.forgetting_all();
         match &self.backend {
             Backend::Sqlite(store) => store.end_where("sid", sid).await,
             Backend::Redis(store) => {
@@ -412,9 +369,9 @@ impl Store {
 #[async_trait]
 impl SessionStore for Store {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        let index = session::index_of(record);
+        let index = (self.index)(record);
         loop {
-            let sealed = self.seal(record)?;
+            let sealed = self.seal.record(record)?;
             let created = with_backend!(self, store => store.create(&sealed, &index).await?);
             if created {
                 return Ok(());
@@ -436,17 +393,8 @@ impl SessionStore for Store {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        let _forget = self.cache.forgetting(*id);
         self.delete_key(&Seal::key_of(id)).await
     }
-}
-
-/// A record as the backends keep it: filed under a hash of its session id,
-/// sealed.
-pub(super) struct Sealed {
-    key: String,
-    text: String,
-    expires_at: OffsetDateTime,
 }
 
 fn backend(error: impl std::fmt::Display) -> session_store::Error {
@@ -459,19 +407,32 @@ pub(crate) mod contract {
     use super::*;
     use std::collections::HashMap;
 
-    /// A record filed under `subject` and `sid`, which the store reads from
-    /// the stored ID token.
+    /// A record filed under `subject` and `sid`, as [`index`] reads them.
     pub(crate) fn record(subject: &str, sid: &str) -> Record {
-        use base64::Engine;
-        let payload = serde_json::json!({"sub": subject, "sid": sid}).to_string();
-        let id_token = format!(
-            "eyJhbGciOiJSUzI1NiJ9.{}.c2lnbmF0dXJl",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload)
-        );
         Record {
             id: Id::default(),
-            data: HashMap::from([("user".to_owned(), serde_json::json!({"id_token": id_token}))]),
+            data: HashMap::from([(
+                "filed_under".to_owned(),
+                serde_json::json!({"subject": subject, "sid": sid}),
+            )]),
             expiry_date: OffsetDateTime::now_utc() + time::Duration::hours(1),
+        }
+    }
+
+    /// What the contract's records are filed under.
+    pub(crate) fn index(record: &Record) -> Index {
+        let field = |name: &str| {
+            record
+                .data
+                .get("filed_under")?
+                .get(name)?
+                .as_str()
+                .map(str::to_owned)
+        };
+        Index {
+            subject: field("subject"),
+            sid: field("sid"),
+            deadline: None,
         }
     }
 
@@ -558,6 +519,7 @@ pub(crate) mod contract {
 
     /// Every rule above, in turn.
     pub async fn holds(store: &Store) {
+        let store = &store.clone().indexed_by(index);
         assert!(store.is_reachable().await);
         a_save_after_delete_does_not_bring_the_session_back(store).await;
         create_never_overwrites_and_save_updates(store).await;

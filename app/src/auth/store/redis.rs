@@ -23,7 +23,8 @@ use fred::prelude::{
 use time::OffsetDateTime;
 use tower_sessions::session_store;
 
-use super::{backend, millis, Index, Lock, Sealed};
+use super::seal::Sealed;
+use super::{backend, millis, Index, Lock};
 
 /// How long one command may wait for Redis before the request gets a 503.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -393,7 +394,8 @@ mod tests {
         let server = Server::start().await;
         let store = Store::redis(&format!("redis://127.0.0.1:{}/0", server.1))
             .await
-            .expect("store");
+            .expect("store")
+            .indexed_by(contract::index);
         let super::super::Backend::Redis(redis) = &store.backend else {
             unreachable!("a Redis store");
         };

@@ -9,7 +9,9 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use tower_sessions::session::Id;
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store;
 
 /// Bytes of the nonce that starts every sealed record.
 const NONCE_LEN: usize = 12;
@@ -66,6 +68,41 @@ impl Seal {
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
         self.0.decrypt(Nonce::from_slice(nonce), sealed).ok()
     }
+}
+
+impl Seal {
+    /// `record` as the backends keep it.
+    pub fn record(&self, record: &Record) -> session_store::Result<Sealed> {
+        let text = serde_json::to_vec(record)
+            .ok()
+            .and_then(|plain| self.seal(&plain))
+            .ok_or_else(|| {
+                session_store::Error::Encode("the session record could not be sealed".into())
+            })?;
+        Ok(Sealed {
+            key: Self::key_of(&record.id),
+            text,
+            expires_at: record.expiry_date,
+        })
+    }
+
+    /// The record sealed as `text`. Neither the decoder's message nor the
+    /// text is kept: they may quote the record.
+    pub fn open_record(&self, text: &str) -> session_store::Result<Record> {
+        self.open(text)
+            .and_then(|plain| serde_json::from_slice(&plain).ok())
+            .ok_or_else(|| {
+                session_store::Error::Decode("the stored session record is unreadable".into())
+            })
+    }
+}
+
+/// A record as the backends keep it: filed under a hash of its session id,
+/// sealed.
+pub(crate) struct Sealed {
+    pub key: String,
+    pub text: String,
+    pub expires_at: OffsetDateTime,
 }
 
 #[cfg(test)]

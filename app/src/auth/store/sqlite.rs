@@ -8,7 +8,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use time::OffsetDateTime;
 use tower_sessions::session_store;
 
-use super::{backend, millis, Index, Lock, Sealed};
+use super::seal::Sealed;
+use super::{backend, millis, Index, Lock};
 
 #[derive(Clone, Debug)]
 pub(super) struct Sqlite {

@@ -6,7 +6,7 @@
 //! read that produced it began. A logout, a refresh or a provider event on
 //! another instance therefore takes effect here within `ttl` (at most one
 //! second). On this instance it takes effect at once: every write through
-//! the [`Store`](super::Store) forgets what it touched, and a read that
+//! [`Sessions`](super::Sessions) forgets what it touched, and a read that
 //! raced a write is not remembered (the `epoch` check).
 
 use std::collections::HashMap;

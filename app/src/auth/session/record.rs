@@ -1,27 +1,20 @@
-//! The signed-in user as the server keeps them: one [`UserSession`] in the
-//! session store, under the opaque id that the browser's cookie carries.
-
-use std::sync::{Arc, Mutex, OnceLock};
+//! The signed-in user as the server keeps them ([`UserSession`]), the form
+//! the store holds it in, and its deadlines.
 
 use openidconnect::core::CoreIdToken;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
-use tower_sessions::session::{Error as SessionError, Id};
-use tower_sessions::session_store::{self, SessionStore};
-use tower_sessions::{Expiry, Session};
 
-use super::clock::rfc3339;
-use super::provider::verified_payload;
-use super::store::{Index, Store};
-use super::tokens::TokenSet;
-use super::AuthError;
+use super::shown::ShownOnce;
+use crate::auth::provider::verified_payload;
+use crate::auth::store::Index;
+use crate::auth::tokens::TokenSet;
+use crate::auth::AuthSettings;
 use crate::claims::UserClaims;
-use crate::model::{display_name, Home, Profile, SessionDetails, TokenMeta};
 
 /// The key of the user's record inside the session.
-const KEY: &str = "user";
+pub(super) const KEY: &str = "user";
 
 /// Everything the server keeps about a signed-in user.
 ///
@@ -52,57 +45,9 @@ pub(crate) struct UserSession {
     /// And here, unless activity moves it on.
     pub idle_until: OffsetDateTime,
     /// What pages show of it, made on first use: a session read once and
-    /// served to many requests (see `store::Recent`) is made ready once.
+    /// served to many requests (see [`SessionCache`](super::cache)) is made
+    /// ready once.
     pub shown: ShownOnce,
-}
-
-/// What pages show of a session: made from it alone, never from a request.
-pub(crate) struct Shown {
-    /// The name in "Welcome <name>" and in the user's menu.
-    pub display_name: String,
-    pub profile: Profile,
-    /// Parts of pages made from this read alone, as HTML, each rendered the
-    /// first time a page needs it (see `components::once_per_read`).
-    parts: Mutex<Vec<(PartKey, Arc<str>)>>,
-}
-
-/// A part of a page: the function that renders it, and which copy of it.
-pub(crate) type PartKey = (usize, u8);
-
-impl Shown {
-    /// The HTML of the part known as `key`, rendered by `render` if no page
-    /// made from this read has needed it yet; `None` if it cannot be.
-    pub fn part(&self, key: PartKey, render: impl FnOnce() -> Option<String>) -> Option<Arc<str>> {
-        let kept = |parts: &[(PartKey, Arc<str>)]| {
-            parts
-                .iter()
-                .find(|(kept, _)| *kept == key)
-                .map(|(_, html)| Arc::clone(html))
-        };
-        // A lock is only poisoned by a panic while it is held, which
-        // nothing here can cause; if it were, the part is rendered again.
-        if let Some(html) = self.parts.lock().ok().and_then(|parts| kept(&parts)) {
-            return Some(html);
-        }
-        let html: Arc<str> = render()?.into();
-        if let Ok(mut parts) = self.parts.lock() {
-            if kept(&parts).is_none() {
-                parts.push((key, Arc::clone(&html)));
-            }
-        }
-        Some(html)
-    }
-}
-
-/// [`Shown`], made on first use. A clone starts empty: a session is cloned
-/// to be changed, and must not show what it was before.
-#[derive(Default)]
-pub(crate) struct ShownOnce(OnceLock<Shown>);
-
-impl Clone for ShownOnce {
-    fn clone(&self) -> Self {
-        Self::default()
-    }
 }
 
 /// A [`UserSession`] as the store holds it: each claim once.
@@ -208,11 +153,11 @@ const ACTIVITY_GRANULARITY: time::Duration = time::Duration::minutes(1);
 /// A record stays in the store this long after its session ended, so that
 /// the user's next visit can say so and revoke its refresh token; then the
 /// store drops it.
-const ENDED_RECORD_KEPT: time::Duration = time::Duration::days(1);
+pub(super) const ENDED_RECORD_KEPT: time::Duration = time::Duration::days(1);
 
 /// When a session signed in at `now` ends, by idle timeout and lifetime.
 pub(crate) fn deadlines(
-    settings: &super::AuthSettings,
+    settings: &AuthSettings,
     now: OffsetDateTime,
 ) -> (OffsetDateTime, OffsetDateTime) {
     let span = |duration: std::time::Duration| {
@@ -232,7 +177,7 @@ impl UserSession {
 
     /// True when the idle deadline is due to be moved on: the last move was
     /// at least `ACTIVITY_GRANULARITY` ago.
-    pub fn activity_is_due(&self, settings: &super::AuthSettings, now: OffsetDateTime) -> bool {
+    pub fn activity_is_due(&self, settings: &AuthSettings, now: OffsetDateTime) -> bool {
         let (_, idle_until) = deadlines(settings, now);
         idle_until - self.idle_until >= ACTIVITY_GRANULARITY && self.idle_until < self.ends_at
     }
@@ -295,56 +240,6 @@ impl UserSession {
             .and_then(Value::as_i64)
             .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
     }
-
-    /// What pages show of the session: claims and token metadata, no
-    /// token. Made once per session read.
-    pub fn shown(&self) -> &Shown {
-        self.shown.0.get_or_init(|| self.make_shown())
-    }
-
-    /// The home page's content: the profile [`Self::shown`] holds, and the
-    /// access token's remaining time counted now.
-    pub fn home(&self, now: OffsetDateTime) -> Home {
-        Home {
-            profile: self.shown().profile.clone(),
-            access_token_expires_in: self.tokens.expires_in(now),
-        }
-    }
-
-    fn make_shown(&self) -> Shown {
-        /// The session as the JSON view shows it.
-        #[derive(Serialize)]
-        struct Json<'a> {
-            ends_at: &'a str,
-            id_token_claims: &'a Value,
-            userinfo: &'a Value,
-            tokens: &'a TokenMeta,
-        }
-        let ends_at = rfc3339(self.deadline()).unwrap_or_default();
-        let tokens = self.tokens.meta();
-        let json = serde_json::to_string_pretty(&Json {
-            ends_at: &ends_at,
-            id_token_claims: &self.claims,
-            userinfo: &self.userinfo,
-            tokens: &tokens,
-        })
-        .ok()
-        .and_then(|json| RawValue::from_string(json).ok())
-        .unwrap_or_else(|| RawValue::NULL.to_owned());
-        Shown {
-            display_name: display_name(&[&self.userinfo, &self.claims]),
-            profile: Profile {
-                claims: self.claims(),
-                signed_in_at: self.signed_in_at().and_then(rfc3339),
-                session: SessionDetails {
-                    ends_at,
-                    tokens,
-                    json,
-                },
-            },
-            parts: Mutex::default(),
-        }
-    }
 }
 
 /// What a stored record is filed under: its user's subject and provider
@@ -379,204 +274,6 @@ pub(crate) fn index_of(record: &tower_sessions::session::Record) -> Index {
         sid: claim("sid"),
         deadline,
     }
-}
-
-/// The signed-in user of this request, if any. A record this version of the
-/// app cannot read counts as signed out rather than as an error.
-pub(crate) async fn load(session: &Session) -> Result<Option<UserSession>, AuthError> {
-    match session.get::<UserSession>(KEY).await {
-        Ok(user) => Ok(user),
-        Err(SessionError::SerdeJson(_) | SessionError::Store(session_store::Error::Decode(_))) => {
-            // Not the decoder's message: it may quote the record's content.
-            tracing::warn!("unreadable session record; signing the user out");
-            end(session).await?;
-            Ok(None)
-        }
-        Err(error) => Err(store_failure(error)),
-    }
-}
-
-/// The signed-in user of this request, as read in the last moment on this
-/// instance (see [`Recent`](super::store::Recent)) or from the store now.
-/// For page views and API calls: what changes the session reads it afresh.
-pub(crate) async fn load_recent(
-    store: &Store,
-    session: &Session,
-) -> Result<Option<Arc<UserSession>>, AuthError> {
-    let Some(id) = session.id() else {
-        return Ok(None);
-    };
-    if let Some(user) = store.cache().get(&id) {
-        return Ok(Some(user));
-    }
-    // From the store itself: the request's own `Session` keeps the copy it
-    // loaded first, which a write since then has made stale.
-    let ticket = store.cache().ticket();
-    match stored(store, &id).await? {
-        Some(user) => {
-            let user = Arc::new(user);
-            store.cache().remember(ticket, id, Arc::clone(&user));
-            Ok(Some(user))
-        }
-        // Gone, or unreadable: tower-sessions and `load` deal with the cookie.
-        None => Ok(load(session).await?.map(Arc::new)),
-    }
-}
-
-/// Starts a signed-in session under a new id, so an id planted in the
-/// browser before sign-in (session fixation) is worth nothing after it.
-///
-/// The cookie is set once, here, and lives until the session's lifetime
-/// ends (and a day more, so the next visit can say it ended): activity
-/// moves the idle deadline in the store only, and [`lifecycle::current`]
-/// enforces it. A cookie that expired with the first idle deadline would
-/// sign an active user out, silently, a week after sign-in.
-///
-/// [`lifecycle::current`]: super::lifecycle::current
-pub(crate) async fn begin(session: &Session, user: &UserSession) -> Result<(), AuthError> {
-    session.cycle_id().await.map_err(store_failure)?;
-    session.clear().await;
-    session.set_expiry(Some(Expiry::AtDateTime(
-        user.ends_at.saturating_add(ENDED_RECORD_KEPT),
-    )));
-    session.insert(KEY, user).await.map_err(store_failure)?;
-    // Saved now rather than when the response is sent: the response must
-    // not say "signed in" for a session the store does not have.
-    session.save().await.map_err(store_failure)
-}
-
-/// Deletes the session from the store and expires the cookie.
-pub(crate) async fn end(session: &Session) -> Result<(), AuthError> {
-    session.flush().await.map_err(store_failure)
-}
-
-/// Changes the user of session `id`, if that session still exists, and
-/// returns what was stored. `None` when the session has ended meanwhile.
-///
-/// A compare-and-swap: if another request or instance changed the session
-/// between this read and this write, the change is made again on top of
-/// theirs, never over it.
-pub(crate) async fn update(
-    store: &Store,
-    id: &Id,
-    change: impl Fn(&mut UserSession),
-) -> Result<Option<UserSession>, AuthError> {
-    for _ in 0..8 {
-        let Some((mut record, previous)) = store.fetch(id).await.map_err(store_error)? else {
-            return Ok(None);
-        };
-        let Some(mut user) = record
-            .data
-            .get(KEY)
-            .and_then(|value| UserSession::deserialize(value).ok())
-        else {
-            return Ok(None);
-        };
-        let before = serde_json::to_value(&user).map_err(|_| AuthError::SessionStore)?;
-        change(&mut user);
-        let value = serde_json::to_value(&user).map_err(|_| AuthError::SessionStore)?;
-        if value == before {
-            // Someone else made the change already: nothing to write.
-            return Ok(Some(user));
-        }
-        record.data.insert(KEY.to_owned(), value);
-        record.expiry_date = user.deadline() + ENDED_RECORD_KEPT;
-        if store
-            .replace(&record, &previous)
-            .await
-            .map_err(store_error)?
-        {
-            return Ok(Some(user));
-        }
-    }
-    tracing::warn!("a session changed too often to be updated");
-    Err(AuthError::SessionStore)
-}
-
-/// The user of session `id` as stored now, if that session still exists.
-pub(crate) async fn stored(store: &Store, id: &Id) -> Result<Option<UserSession>, AuthError> {
-    let record = match store.load(id).await {
-        Ok(record) => record,
-        // Sealed under another `APP_SECRET_KEY`, or by an older version:
-        // no session anyone can use.
-        Err(session_store::Error::Decode(_)) => None,
-        Err(error) => return Err(store_error(error)),
-    };
-    Ok(record
-        .and_then(|mut record| record.data.remove(KEY))
-        .and_then(|value| UserSession::deserialize(value).ok()))
-}
-
-/// Marks the profile of every session of `subject` for reloading; returns
-/// how many sessions there were.
-pub(crate) async fn mark_profile_stale(store: &Store, subject: &str) -> Result<usize, AuthError> {
-    let mut marked = 0;
-    for id in store.sessions_of(subject).await.map_err(store_error)? {
-        if update(store, &id, UserSession::profile_changed)
-            .await?
-            .is_some()
-        {
-            marked += 1;
-        }
-    }
-    Ok(marked)
-}
-
-/// Ends the sessions of `subject` that signed in at or before `at`, and of
-/// those only the ones of provider sessions `sids` when an event names them:
-/// an event that arrives late, or again, must not end a newer sign-in.
-/// Returns how many ended.
-pub(crate) async fn end_signed_in_before(
-    store: &Store,
-    subject: &str,
-    sids: Option<&[String]>,
-    at: OffsetDateTime,
-) -> Result<usize, AuthError> {
-    let mut ended = 0;
-    for id in store.sessions_of(subject).await.map_err(store_error)? {
-        let Some(user) = stored(store, &id).await? else {
-            continue;
-        };
-        let sid = user.claims.get("sid").and_then(Value::as_str);
-        let named = sids.is_none_or(|sids| sid.is_some_and(|sid| sids.iter().any(|s| s == sid)));
-        if named && user.issued_at().is_none_or(|issued| issued <= at) {
-            store.end(&id).await.map_err(store_error)?;
-            ended += 1;
-        }
-    }
-    Ok(ended)
-}
-
-/// Ends session `id` and returns its user, for a session that is not this
-/// request's (the one a new sign-in replaces).
-pub(crate) async fn take(store: &Store, id: &Id) -> Result<Option<UserSession>, AuthError> {
-    let user = stored(store, id).await?;
-    store.end(id).await.map_err(store_error)?;
-    Ok(user)
-}
-
-fn store_failure(error: SessionError) -> AuthError {
-    match error {
-        SessionError::Store(error) => store_error(error),
-        SessionError::SerdeJson(_) => {
-            tracing::warn!("a session value could not be encoded");
-            AuthError::SessionStore
-        }
-    }
-}
-
-/// A store failure as the flow reports it; its details go to the log here.
-pub(crate) fn store_error(error: session_store::Error) -> AuthError {
-    match error {
-        // The backend's own words (a database error), never record content.
-        session_store::Error::Backend(reason) => {
-            tracing::warn!(%reason, "session store failure");
-        }
-        session_store::Error::Encode(_) | session_store::Error::Decode(_) => {
-            tracing::warn!("session record could not be encoded or decoded");
-        }
-    }
-    AuthError::SessionStore
 }
 
 #[cfg(test)]
@@ -681,7 +378,7 @@ mod tests {
 
     #[test]
     fn activity_moves_the_idle_deadline_at_most_once_a_minute() {
-        let settings = crate::auth::AuthSettings::new(
+        let settings = AuthSettings::new(
             openidconnect::IssuerUrl::new("https://example.authgear.cloud".into()).expect("url"),
             openidconnect::ClientId::new("c".into()),
             openidconnect::ClientSecret::new("s".into()),
