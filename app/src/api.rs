@@ -11,7 +11,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::{AdminAccess, ApiError, Home, Page, SecurityCheck, Viewer};
+use crate::model::{AdminAccess, ApiError, Home, Page, SecurityCheck, SessionList, Viewer};
 
 /// Who is looking, as JSON: what the not-found and sign-out pages show.
 #[server(endpoint = "viewer")]
@@ -86,6 +86,52 @@ pub async fn load_admin() -> Result<Page<AdminAccess>, ApiError> {
             name: user.shown().display_name.clone(),
         },
     })
+}
+
+/// The "Your sessions" page: the user's sessions on this app, across
+/// instances, as the store holds them now.
+#[server(endpoint = "sessions")]
+pub async fn load_sessions() -> Result<Page<SessionList>, ApiError> {
+    let visit = Visit::of_request().await?;
+    let user = visit.user()?;
+    let session = request_session().await?;
+    let content = crate::auth::list_sessions(&visit.auth, &session, user)
+        .await
+        .map_err(to_api_error)?;
+    Ok(Page {
+        viewer: visit.viewer()?,
+        content,
+    })
+}
+
+/// Signs out another session of the user, named by its `handle` on the
+/// sessions page: everywhere, its refresh token revoked. A handle that is
+/// not one of the user's other sessions ends nothing (404).
+#[server(endpoint = "end_session")]
+pub async fn end_session(handle: String) -> Result<(), ApiError> {
+    let visit = Visit::of_request().await?;
+    let user = visit.user()?;
+    let session = request_session().await?;
+    let ended = crate::auth::end_session(&visit.auth, &session, user, &handle)
+        .await
+        .map_err(to_api_error)?;
+    if !ended {
+        respond(Some(axum::http::StatusCode::NOT_FOUND));
+        return Err(ApiError::NoSuchSession);
+    }
+    Ok(())
+}
+
+/// Signs out every session of the user but this browser's; answers how
+/// many ended.
+#[server(endpoint = "end_other_sessions")]
+pub async fn end_other_sessions() -> Result<usize, ApiError> {
+    let visit = Visit::of_request().await?;
+    let user = visit.user()?;
+    let session = request_session().await?;
+    crate::auth::end_other_sessions(&visit.auth, &session, user)
+        .await
+        .map_err(to_api_error)
 }
 
 /// Fetches the user's profile again from the provider's userinfo endpoint,

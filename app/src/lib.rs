@@ -22,7 +22,7 @@ use leptos_router::StaticSegment;
 use components::{FocusedPath, ProfileReloads, SharedViewer, SiteHeader};
 use pages::{
     admin::AdminPage, home::HomePage, logout::LogoutPage, not_found::NotFound,
-    security::SecurityPage,
+    security::SecurityPage, sessions::SessionsPage,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -78,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment(paths::segment(paths::LOGOUT)) view=LogoutPage/>
                     <Route path=StaticSegment(paths::segment(paths::SECURITY)) view=SecurityPage/>
                     <Route path=StaticSegment(paths::segment(paths::ADMIN)) view=AdminPage/>
+                    <Route path=StaticSegment(paths::segment(paths::SESSIONS)) view=SessionsPage/>
                 </Routes>
             </main>
         </Router>

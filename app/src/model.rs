@@ -81,6 +81,34 @@ pub struct AdminAccess {
     pub name: String,
 }
 
+/// The "Your sessions" page: the user's sessions on this app, on every
+/// instance of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionList {
+    /// This browser's first, then the most recently active.
+    pub sessions: Vec<SessionEntry>,
+    /// Sessions past the list's bound, not shown. Signing out everywhere
+    /// else ends them too.
+    pub not_shown: usize,
+}
+
+/// One session of the user, as the list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEntry {
+    /// Names the session when the user ends it: a hash of its id, never the
+    /// id (the value of that browser's cookie).
+    pub handle: String,
+    /// What it signed in from: "Firefox on Windows".
+    pub device: String,
+    /// RFC 3339 times: the sign-in, the last activity the store knows of (to
+    /// the minute), and when the session ends unless activity extends it.
+    pub signed_in_at: Option<String>,
+    pub last_active_at: String,
+    pub ends_at: String,
+    /// The session of the browser looking at the list.
+    pub this_browser: bool,
+}
+
 /// What the JSON API (`paths::USERINFO_API`) answers: the protected API's
 /// response, and how long the access token the server used stays valid.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -146,6 +174,9 @@ pub enum ApiError {
     /// This session asked for provider-backed actions too often (429).
     #[error("Too many requests. Please wait a moment and try again.")]
     TooManyRequests,
+    /// The session to end is not one of the user's, or has ended (404).
+    #[error("That session has already ended.")]
+    NoSuchSession,
     /// Something on the server failed (its store, its setup); the log says what.
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,

@@ -13,6 +13,8 @@ pub const REAUTHENTICATE: &str = "/reauthenticate";
 pub const ACCOUNT_SETTINGS: &str = "/account-settings";
 /// A page that needs a recent sign-in.
 pub const SECURITY: &str = "/security";
+/// The user's sessions on this app, and signing out the others.
+pub const SESSIONS: &str = "/sessions";
 /// A page for users with the admin role.
 pub const ADMIN: &str = "/admin";
 /// JSON: the provider's userinfo API, called on the user's behalf with the

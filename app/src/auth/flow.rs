@@ -228,6 +228,7 @@ pub(crate) async fn finish(
         profile_seen: 0,
         ends_at,
         idle_until,
+        device: None,
         shown: Default::default(),
     })
 }

@@ -41,6 +41,7 @@ mod store;
 mod sweep;
 mod tokens;
 mod user_api;
+mod user_sessions;
 
 use std::sync::Arc;
 
@@ -60,6 +61,9 @@ pub(crate) use logout::logout;
 pub(crate) use profile::reload as reload_profile;
 pub(crate) use session::UserSession;
 pub(crate) use step_up::StepUp;
+pub(crate) use user_sessions::{
+    end_one as end_session, end_others as end_other_sessions, list as list_sessions,
+};
 
 use provider::{Provider, ProviderHandle, ProviderHttp};
 use refresh::Refresher;

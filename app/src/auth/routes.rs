@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, USER_AGENT};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,7 @@ use tower_sessions::Session;
 use super::authorize::{AuthorizeOptions, Intent};
 use super::cookies::SignInCookies;
 use super::flow::{self, CallbackParams};
-use super::session::UserSession;
+use super::session::{self, UserSession};
 use super::{events, logout, step_up, user_api, Auth, AuthError};
 use crate::csp;
 use crate::pages::standalone;
@@ -167,7 +167,11 @@ async fn callback(
         let transaction = transaction.ok_or(AuthError::NoSignInInProgress)?;
         let return_to = transaction.return_to.clone();
         let replaces = transaction.replaces.clone();
-        let user = flow::finish(&auth, code, transaction).await?;
+        let mut user = flow::finish(&auth, code, transaction).await?;
+        let user_agent = headers
+            .get(USER_AGENT)
+            .and_then(|value| value.to_str().ok());
+        user.device = Some(session::device_label(user_agent));
         // Before the new session begins: if this request carries the old
         // session's cookie too, beginning would drop it unrevoked.
         if let Some(replaced) = replaces {

@@ -57,7 +57,7 @@ fn GuestActions() -> impl IntoView {
 }
 
 /// The pages the user's menu links to, in the app.
-const MENU_LINKS: [&str; 2] = [paths::SECURITY, paths::ADMIN];
+const MENU_LINKS: [&str; 3] = [paths::SESSIONS, paths::SECURITY, paths::ADMIN];
 
 /// Whether `<A href=link>` marks itself current at `path`: when `link`'s
 /// segments begin `path`'s (`leptos_router::components::A`, not `exact`).
@@ -108,6 +108,7 @@ fn UserMenu(account: Account, account_settings: bool) -> impl IntoView {
                 </summary>
                 <ul>
                     {account_settings.then(|| view! { <li><AccountSettingsLink/></li> })}
+                    <li><A href=paths::SESSIONS>"Your sessions"</A></li>
                     <li><A href=paths::SECURITY>"Security"</A></li>
                     {is_admin.then(|| view! { <li><A href=paths::ADMIN>"Admin"</A></li> })}
                     <li><LogoutForm/></li>

@@ -6,5 +6,6 @@ pub mod home;
 pub mod logout;
 pub mod not_found;
 pub mod security;
+pub mod sessions;
 #[cfg(feature = "ssr")]
 pub mod standalone;

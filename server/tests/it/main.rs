@@ -16,3 +16,4 @@ mod interleavings;
 mod operations;
 mod scale_out;
 mod sign_in;
+mod your_sessions;

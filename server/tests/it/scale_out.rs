@@ -66,6 +66,48 @@ async fn after_the_cache_bound() {
 }
 
 #[tokio::test]
+async fn every_instance_lists_the_same_sessions_and_ends_them_everywhere() {
+    let redis = RedisServer::start().await;
+    let provider = TestProvider::start().await;
+    let (a, b) = two_instances(&provider, &redis).await;
+    let laptop_on_a = a.browser_as("Mozilla/5.0 (Windows NT 10.0) Gecko/20100101 Firefox/133.0");
+    let laptop_on_b = b.same_browser_as(&laptop_on_a);
+    let phone_on_a =
+        a.browser_as("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari/604.1");
+    laptop_on_a.sign_in().await;
+    phone_on_a.sign_in().await;
+    let list = |browser: support::Browser| async move {
+        let page: serde_json::Value = browser
+            .server_fn("sessions")
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        page["content"]["sessions"].clone()
+    };
+    let on_a = list(laptop_on_a.clone()).await;
+    assert_eq!(on_a.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        on_a,
+        list(laptop_on_b.clone()).await,
+        "the same list on both"
+    );
+
+    let phone = on_a[1]["handle"].as_str().expect("handle").to_owned();
+    let ended = laptop_on_b
+        .server_fn_with("end_session", &[("handle", &phone)])
+        .await;
+    assert_eq!(ended.status(), StatusCode::OK);
+    assert_eq!(list(laptop_on_a).await.as_array().map(Vec::len), Some(1));
+    after_the_cache_bound().await;
+    assert_eq!(
+        phone_on_a.viewer().await["notice"],
+        "SessionEnded",
+        "ended on B, ended on A"
+    );
+}
+
+#[tokio::test]
 async fn instances_share_sessions_refreshes_and_logouts() {
     let redis = RedisServer::start().await;
     share_sessions_refreshes_and_logouts(&redis.url()).await;

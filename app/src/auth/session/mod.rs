@@ -8,6 +8,7 @@
 //! this instance forget what it remembered of the sessions it touched.
 
 mod cache;
+mod device;
 mod record;
 mod shown;
 
@@ -27,6 +28,7 @@ use super::AuthError;
 use cache::SessionCache;
 use record::{ENDED_RECORD_KEPT, KEY};
 
+pub(crate) use device::label as device_label;
 pub(crate) use record::{deadlines, UserSession};
 
 /// The sessions of this app, through this instance's cache.
@@ -198,6 +200,18 @@ impl Sessions {
     /// The ids of every session of `subject`.
     pub(crate) async fn ids_of(&self, subject: &str) -> Result<Vec<Id>, AuthError> {
         self.store.sessions_of(subject).await.map_err(store_error)
+    }
+
+    /// Every session of `subject`, with its user, as stored now.
+    pub(crate) async fn all_of(&self, subject: &str) -> Result<Vec<(Id, UserSession)>, AuthError> {
+        let records = self.store.records_of(subject).await.map_err(store_error)?;
+        Ok(records
+            .into_iter()
+            .filter_map(|mut record| {
+                let user = UserSession::deserialize(record.data.remove(KEY)?).ok()?;
+                Some((record.id, user))
+            })
+            .collect())
     }
 
     /// Ends every session of `subject`; returns how many there were.

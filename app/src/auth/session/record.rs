@@ -44,6 +44,9 @@ pub(crate) struct UserSession {
     pub ends_at: OffsetDateTime,
     /// And here, unless activity moves it on.
     pub idle_until: OffsetDateTime,
+    /// What it signed in from ("Firefox on Windows"), for the user's list
+    /// of their sessions.
+    pub device: Option<String>,
     /// What pages show of it, made on first use: a session read once and
     /// served to many requests (see [`SessionCache`](super::cache)) is made
     /// ready once.
@@ -72,6 +75,8 @@ struct Stored {
     ends_at: OffsetDateTime,
     #[serde(with = "time::serde::timestamp::milliseconds_i64")]
     idle_until: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device: Option<String>,
 }
 
 impl TryFrom<Stored> for UserSession {
@@ -100,6 +105,7 @@ impl TryFrom<Stored> for UserSession {
             profile_seen: stored.profile_seen,
             ends_at: stored.ends_at,
             idle_until: stored.idle_until,
+            device: stored.device,
             shown: ShownOnce::default(),
         })
     }
@@ -128,6 +134,7 @@ impl From<UserSession> for Stored {
             profile_seen: user.profile_seen,
             ends_at: user.ends_at,
             idle_until: user.idle_until,
+            device: user.device,
         }
     }
 }
@@ -306,6 +313,7 @@ mod tests {
             profile_seen: 0,
             ends_at: issued + time::Duration::days(30),
             idle_until: issued + time::Duration::days(7),
+            device: None,
             shown: ShownOnce::default(),
         }
     }

@@ -257,20 +257,26 @@ impl Store {
     /// The sessions of a user. The store files them under hashes: each
     /// record, opened, says its id.
     pub(crate) async fn sessions_of(&self, subject: &str) -> session_store::Result<Vec<Id>> {
+        let records = self.records_of(subject).await?;
+        Ok(records.into_iter().map(|record| record.id).collect())
+    }
+
+    /// The records of a user's sessions.
+    pub(crate) async fn records_of(&self, subject: &str) -> session_store::Result<Vec<Record>> {
         let keys = match &self.backend {
             Backend::Sqlite(store) => store.keys_where_subject(subject).await?,
             Backend::Redis(store) => store.indexed("subject", subject).await?,
         };
-        let mut ids = Vec::with_capacity(keys.len());
+        let mut records = Vec::with_capacity(keys.len());
         for key in keys {
             match self.fetch_key(&key).await {
-                Ok(Some((record, _))) => ids.push(record.id),
+                Ok(Some((record, _))) => records.push(record),
                 // Gone, or unreadable: no session to act on.
                 Ok(None) | Err(session_store::Error::Decode(_)) => {}
                 Err(error) => return Err(error),
             }
         }
-        Ok(ids)
+        Ok(records)
     }
 
     /// Up to `limit` sessions whose deadline is at or before `now`. Entries

@@ -115,15 +115,22 @@ impl TestApp {
     }
 
     pub fn browser(&self) -> Browser {
+        self.browser_as("")
+    }
+
+    /// A browser that sends `user_agent` (none when empty).
+    pub fn browser_as(&self, user_agent: &str) -> Browser {
         let jar = Arc::new(Jar::default());
+        let mut client = Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(redirect::Policy::none())
+            .timeout(REQUEST_PATIENCE);
+        if !user_agent.is_empty() {
+            client = client.user_agent(user_agent);
+        }
         Browser {
             app: self.url.clone(),
-            client: Client::builder()
-                .cookie_provider(jar.clone())
-                .redirect(redirect::Policy::none())
-                .timeout(REQUEST_PATIENCE)
-                .build()
-                .expect("client"),
+            client: client.build().expect("client"),
             jar,
         }
     }
@@ -319,6 +326,33 @@ impl Browser {
             .send()
             .await
             .expect("server fn")
+    }
+
+    /// Calls a server function with arguments, as a script on the page does.
+    pub async fn server_fn_with(&self, name: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(format!("{}/api/{name}", self.app))
+            .header(ORIGIN, &self.app)
+            .header("sec-fetch-site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .expect("server fn")
+    }
+
+    /// Posts a form of the page at `page` to a server function, as a
+    /// browser without JavaScript does.
+    pub async fn submit(&self, page: &str, name: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(format!("{}/api/{name}", self.app))
+            .header(ORIGIN, &self.app)
+            .header("sec-fetch-site", "same-origin")
+            .header(reqwest::header::ACCEPT, "text/html")
+            .header(reqwest::header::REFERER, format!("{}{page}", self.app))
+            .form(form)
+            .send()
+            .await
+            .expect("form")
     }
 
     /// Who is looking, as the app's pages learn it (`/api/viewer`).
