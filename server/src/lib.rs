@@ -8,8 +8,9 @@ mod health;
 use app::api::Visit;
 use app::auth::{self, Auth};
 use app::{shell, App};
-use axum::extract::{FromRef, Request, State};
+use axum::extract::{FromRef, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter};
 use axum::Router;
@@ -98,6 +99,50 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(state.auth, measure))
+}
+
+/// Times every request into the metrics, by the route pattern the router
+/// matched: never the path asked for, which anyone can make up.
+async fn measure(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|route| route.as_str().to_owned());
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    auth.metrics().request(
+        route.as_deref().unwrap_or("unmatched"),
+        &method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// Serves `GET /metrics` (Prometheus' text format) on `listener`, which
+/// must be another than the app's: the metrics are for the operator's
+/// monitoring, not for the public.
+pub async fn serve_metrics(listener: tokio::net::TcpListener, auth: Auth) {
+    let metrics = Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let auth = auth.clone();
+            async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    auth.metrics().render(),
+                )
+            }
+        }),
+    );
+    if let Err(error) = axum::serve(listener, metrics).await {
+        tracing::error!(%error, "the metrics listener stopped");
+    }
 }
 
 /// What a request that panicked answers: a 500 that says nothing of why.

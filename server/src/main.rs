@@ -82,6 +82,13 @@ async fn run() -> Result<(), String> {
     tokio::spawn(store.clone().remove_expired_every(SESSION_CLEANUP_PERIOD));
 
     let auth = Auth::start(config.auth, store).map_err(|error| error.to_string())?;
+    if let Some(addr) = config.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|error| format!("cannot listen on METRICS_ADDR {addr}: {error}"))?;
+        tracing::info!("metrics on http://{addr}/metrics");
+        tokio::spawn(server::serve_metrics(listener, auth.clone()));
+    }
     tokio::spawn(auth.clone().sweep_every(SESSION_CLEANUP_PERIOD));
     let addr = leptos_options.site_addr;
     let app = router(AppState {

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::metrics::Ended;
 use super::{session, Auth};
 
 /// The `events` member that marks a logout token (Back-Channel Logout 1.0 §2.4).
@@ -93,6 +94,26 @@ enum Effect {
     None,
 }
 
+/// The event types this app acts on, by name, for metrics: any other is
+/// `other`, so a sender cannot make up label values.
+const KNOWN_KINDS: [&str; 7] = [
+    "user.disabled",
+    "user.deleted",
+    "user.deletion_scheduled",
+    "user.anonymous.deleted",
+    "user.signed_out",
+    "user.session.terminated",
+    "user.profile.updated",
+];
+
+fn known_kind(kind: &str) -> &'static str {
+    match KNOWN_KINDS.iter().find(|known| **known == kind) {
+        Some(known) => known,
+        None if kind.starts_with("identity.") => "identity",
+        None => "other",
+    }
+}
+
 fn effect_of(kind: &str) -> Effect {
     match kind {
         "user.disabled"
@@ -117,6 +138,10 @@ pub(crate) async fn authgear_webhook(
     let Some(secret) = &auth.settings().webhook_secret else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let done = |event: &'static str, outcome: &'static str, status: StatusCode| {
+        auth.metrics().webhook_event(event, outcome);
+        answer(status)
+    };
     let signature = headers
         .get("x-authgear-body-signature")
         .and_then(|value| value.to_str().ok())
@@ -127,7 +152,7 @@ pub(crate) async fn authgear_webhook(
             status = 401,
             "webhook refused: bad signature"
         );
-        return answer(StatusCode::UNAUTHORIZED);
+        return done("unknown", "bad_signature", StatusCode::UNAUTHORIZED);
     }
     let Ok(event) = serde_json::from_slice::<AuthgearEvent>(&body) else {
         tracing::info!(
@@ -135,9 +160,10 @@ pub(crate) async fn authgear_webhook(
             status = 400,
             "webhook refused: not an event"
         );
-        return answer(StatusCode::BAD_REQUEST);
+        return done("unknown", "bad_body", StatusCode::BAD_REQUEST);
     };
     let effect = effect_of(&event.kind);
+    let kind = known_kind(&event.kind);
     let subject = event
         .payload
         .pointer("/user/id")
@@ -145,7 +171,7 @@ pub(crate) async fn authgear_webhook(
         .map(str::to_owned);
     let (Some(subject), false) = (subject, effect == Effect::None) else {
         tracing::debug!(event = %event.kind, "webhook event not used");
-        return answer(StatusCode::OK);
+        return done(kind, "not_used", StatusCode::OK);
     };
     let (Some(id), Some(at)) = (
         event
@@ -162,7 +188,7 @@ pub(crate) async fn authgear_webhook(
             status = 400,
             "webhook refused: no id or timestamp"
         );
-        return answer(StatusCode::BAD_REQUEST);
+        return done(kind, "bad_body", StatusCode::BAD_REQUEST);
     };
     // Exactly once, on every instance: the first delivery claims the id.
     let claim = format!("authgear-event:{id}");
@@ -170,11 +196,11 @@ pub(crate) async fn authgear_webhook(
         Ok(true) => {}
         Ok(false) => {
             tracing::info!(event = %event.kind, "an Authgear event seen before; nothing to do");
-            return answer(StatusCode::OK);
+            return done(kind, "duplicate", StatusCode::OK);
         }
         Err(error) => {
             session::store_error(error).log("authgear_event");
-            return answer(StatusCode::SERVICE_UNAVAILABLE);
+            return done(kind, "failed", StatusCode::SERVICE_UNAVAILABLE);
         }
     }
     let outcome = match effect {
@@ -188,7 +214,10 @@ pub(crate) async fn authgear_webhook(
     match outcome {
         Ok(sessions) => {
             tracing::info!(event = %event.kind, sessions, "an Authgear event applied");
-            answer(StatusCode::OK)
+            if effect == Effect::EndSessions {
+                auth.metrics().sessions_ended_by(Ended::Webhook, sessions);
+            }
+            done(kind, "applied", StatusCode::OK)
         }
         // Authgear retries what failed: the id is given back for the retry.
         Err(error) => {
@@ -196,7 +225,7 @@ pub(crate) async fn authgear_webhook(
             if let Err(error) = auth.store().release(&claim).await {
                 tracing::warn!(%error, "an Authgear event's id could not be given back; its retry will be ignored");
             }
-            answer(StatusCode::SERVICE_UNAVAILABLE)
+            done(kind, "failed", StatusCode::SERVICE_UNAVAILABLE)
         }
     }
 }
@@ -276,6 +305,7 @@ pub(crate) async fn backchannel_logout(State(auth): State<Auth>, body: Bytes) ->
     match recorded {
         Ok(ended) => {
             tracing::info!(ended, "sessions ended by back-channel logout");
+            auth.metrics().sessions_ended_by(Ended::BackChannel, ended);
             answer(StatusCode::OK)
         }
         Err(error) => {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
+use super::metrics::Ended;
 use super::refresh::RefreshFailure;
 use super::session::{self, UserSession};
 use super::{profile, provider, Auth, AuthError};
@@ -43,6 +44,8 @@ pub(crate) async fn current(auth: &Auth, session: &Session) -> Result<Current, A
         // Idle too long, or past its lifetime: over, and its refresh token
         // with it.
         tracing::info!("session reached its idle timeout or lifetime");
+        auth.metrics()
+            .session_ended(Ended::at_deadline(user.ends_at, now));
         provider::revoke_quietly(auth, user.tokens.refresh_token.as_ref()).await;
         auth.sessions().delete_current(session).await?;
         return Ok(Current::Ended);
@@ -124,6 +127,7 @@ async fn renew(
         if user.tokens.is_expired(now) {
             // Nothing can renew it: the sign-in is over.
             auth.sessions().delete_current(session).await?;
+            auth.metrics().session_ended(Ended::Lifetime);
             return Ok(Current::Ended);
         }
         return Ok(Current::SignedIn(user));

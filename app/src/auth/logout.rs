@@ -6,6 +6,7 @@ use openidconnect::{LogoutRequest, PostLogoutRedirectUrl};
 use tower_sessions::session::Id;
 use tower_sessions::Session;
 
+use super::metrics::Ended;
 use super::provider::revoke_quietly;
 use super::{Auth, AuthError};
 
@@ -23,6 +24,7 @@ pub(crate) async fn logout(auth: &Auth, session: &Session) -> Result<String, Aut
     let Some(user) = user else {
         return Ok(home);
     };
+    auth.metrics().session_ended(Ended::Logout);
     revoke_quietly(auth, user.tokens.refresh_token.as_ref()).await;
 
     let Ok(provider) = auth.provider() else {
@@ -50,6 +52,7 @@ pub(crate) async fn end_replaced(auth: &Auth, id: &str) {
     match auth.sessions().delete(&id).await {
         Ok(Some(user)) => {
             tracing::info!("a new sign-in replaced the previous session");
+            auth.metrics().session_ended(Ended::Replaced);
             revoke_quietly(auth, user.tokens.refresh_token.as_ref()).await;
         }
         Ok(None) => {}

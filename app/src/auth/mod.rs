@@ -30,6 +30,7 @@ mod guard;
 mod lifecycle;
 mod limits;
 mod logout;
+mod metrics;
 mod profile;
 mod provider;
 mod refresh;
@@ -50,6 +51,7 @@ use tower_sessions::SessionManagerLayer;
 pub use clock::Clock;
 pub use error::AuthError;
 pub use guard::reject_cross_site;
+pub use metrics::Metrics;
 pub use routes::routes;
 pub use session::Sessions;
 pub use settings::{is_loopback, AuthSettings, WebhookSecret};
@@ -85,11 +87,14 @@ impl Auth {
     /// Builds the handle and starts discovering the provider in the background:
     /// the app serves guests while the provider is unreachable.
     pub fn start(settings: AuthSettings, store: Store) -> Result<Self, AuthError> {
-        let http =
-            ProviderHttp::new(settings.provider_timeout).map_err(|_| AuthError::HttpClient)?;
+        let metrics = Arc::new(Metrics::default());
+        let http = ProviderHttp::new(settings.provider_timeout, Arc::clone(&metrics))
+            .map_err(|_| AuthError::HttpClient)?;
         let provider = ProviderHandle::discover_in_background(settings.clone(), http.clone());
         let sessions = Sessions::new(
-            store.sealed_with(settings.cookie_key.master()),
+            store
+                .sealed_with(settings.cookie_key.master())
+                .measured_by(metrics),
             settings.session_cache_ttl,
         );
         Ok(Self(Arc::new(Inner {
@@ -122,6 +127,11 @@ impl Auth {
     /// returns how many sessions it ended.
     pub async fn sweep(&self, period: std::time::Duration) -> Result<usize, AuthError> {
         sweep::once(self, period).await
+    }
+
+    /// Counters and latencies of this instance, for `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        self.store().metrics()
     }
 
     /// Waits until discovery has succeeded; for start-up checks and tests.

@@ -43,6 +43,7 @@ use tower_sessions::session::Id;
 use tracing::Instrument;
 
 use super::error::Upstream;
+use super::metrics::Ended;
 use super::session::UserSession;
 use super::store::{Lock, Store};
 use super::tokens::TokenSet;
@@ -165,7 +166,10 @@ async fn refresh_once_across_instances(
             }
             Ok(None) => match auth.sessions().get(id).await {
                 Ok(None) => return Err(RefreshFailure::SessionGone),
-                Ok(Some(stored)) if spent(&stored, &refresh_token) => return Ok(()),
+                Ok(Some(stored)) if spent(&stored, &refresh_token) => {
+                    auth.metrics().refresh("spent_elsewhere");
+                    return Ok(());
+                }
                 Ok(Some(_)) => {}
                 Err(_) => return Err(RefreshFailure::NoAnswer),
             },
@@ -228,7 +232,10 @@ async fn spend_if_still_stored(
 ) -> Outcome {
     match auth.sessions().get(id).await {
         Ok(None) => Err(RefreshFailure::SessionGone),
-        Ok(Some(stored)) if spent(&stored, &refresh_token) => Ok(()),
+        Ok(Some(stored)) if spent(&stored, &refresh_token) => {
+            auth.metrics().refresh("spent_elsewhere");
+            Ok(())
+        }
         Ok(Some(stored)) => refresh_and_store(auth, id, refresh_token, &stored, lock).await,
         // The store is not answering: the refresh could not be stored either.
         Err(_) => Err(RefreshFailure::NoAnswer),
@@ -248,6 +255,7 @@ async fn refresh_and_store(
         Ok(renewed) => renewed,
         Err(RefreshFailure::Rejected) => {
             end_everywhere(auth, id).await;
+            auth.metrics().session_ended(Ended::Liveness);
             return Err(RefreshFailure::Rejected);
         }
         Err(failure) => return Err(failure),
@@ -261,6 +269,7 @@ async fn refresh_and_store(
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!("the refresh lock was lost during a refresh; ending the session");
+                auth.metrics().refresh("lock_lost");
                 provider::revoke_quietly(auth, renewed.tokens.refresh_token.as_ref()).await;
                 end_everywhere(auth, id).await;
                 return Err(RefreshFailure::Rejected);
@@ -277,10 +286,14 @@ async fn refresh_and_store(
             })
             .await;
         match stored {
-            Ok(Some(_)) => return Ok(()),
+            Ok(Some(_)) => {
+                auth.metrics().refresh("ok");
+                return Ok(());
+            }
             Ok(None) => {
                 // Logged out meanwhile: the new tokens must not outlive the session.
                 tracing::info!("session ended during a token refresh; revoking the new token");
+                auth.metrics().refresh("session_ended");
                 provider::revoke_quietly(auth, renewed.tokens.refresh_token.as_ref()).await;
                 return Err(RefreshFailure::SessionGone);
             }
@@ -293,6 +306,7 @@ async fn refresh_and_store(
     // The provider rotated the token and the store will not keep the new
     // one: no instance could use the session after this one forgets it.
     tracing::warn!("rotated tokens could not be stored; ending the session");
+    auth.metrics().refresh("not_stored");
     provider::revoke_quietly(auth, renewed.tokens.refresh_token.as_ref()).await;
     end_everywhere(auth, id).await;
     Err(RefreshFailure::Rejected)
@@ -322,9 +336,15 @@ async fn ask_provider(
         Ok(response) => response,
         Err(Upstream::Refused(code)) if code.as_str() == "invalid_grant" => {
             tracing::info!("provider refused the refresh token; the session has ended");
+            auth.metrics().refresh("refused");
             return Err(RefreshFailure::Rejected);
         }
         Err(failure) => {
+            auth.metrics().refresh(if failure.outcome_unknown() {
+                "lost_answer"
+            } else {
+                "failed"
+            });
             tracing::warn!(
                 %failure,
                 outcome_unknown = failure.outcome_unknown(),
@@ -357,6 +377,7 @@ async fn ask_provider(
             Ok(claims) => Some(claims),
             Err(problem) => {
                 tracing::warn!(%problem, "refreshed ID token rejected; ending the session");
+                auth.metrics().refresh("refused");
                 provider::revoke_quietly(auth, tokens.refresh_token.as_ref()).await;
                 return Err(RefreshFailure::Rejected);
             }

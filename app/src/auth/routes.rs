@@ -188,6 +188,10 @@ async fn callback(
         (REFERRER_POLICY, "no-referrer"),
         (CONTENT_SECURITY_POLICY, csp::STANDALONE_PAGE),
     ];
+    auth.metrics().sign_in(match &signed_in {
+        Ok(_) => "ok",
+        Err(error) => error.kind(),
+    });
     match signed_in {
         Ok(return_to) => {
             tracing::info!(step = "callback", "user signed in");

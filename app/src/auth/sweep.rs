@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use super::metrics::Ended;
 use super::{provider, Auth, AuthError};
 
 /// Sessions read and ended per round trip to the store.
@@ -44,6 +45,8 @@ pub(crate) async fn once(auth: &Auth, period: Duration) -> Result<usize, AuthErr
                 continue;
             }
             auth.sessions().delete(&id).await?;
+            auth.metrics()
+                .session_ended(Ended::at_deadline(user.ends_at, now));
             ended_here += 1;
         }
         ended += ended_here;

@@ -12,6 +12,7 @@ use tower_sessions::session::Id;
 use tower_sessions::Session;
 
 use super::clock::rfc3339;
+use super::metrics::Ended;
 use super::provider::revoke_quietly;
 use super::session::UserSession;
 use super::store::Store;
@@ -130,6 +131,7 @@ async fn end(auth: &Auth, id: &Id) -> Result<bool, AuthError> {
         return Ok(false);
     };
     tracing::info!("a session ended by its user from another session");
+    auth.metrics().session_ended(Ended::SignedOutElsewhere);
     revoke_quietly(auth, ended.tokens.refresh_token.as_ref()).await;
     Ok(true)
 }
@@ -140,8 +142,9 @@ mod tests {
 
     #[test]
     fn last_activity_is_read_from_the_idle_deadline() {
-        let at =
-            |seconds| OffsetDateTime::from_unix_timestamp(1_800_000_000 + seconds).expect("time");
+        let at = |seconds: i64| {
+            OffsetDateTime::from_unix_timestamp(1_800_000_000 + seconds).expect("time")
+        };
         let hour = time::Duration::hours(1);
         let (signed_in, now) = (Some(at(0)), at(900));
         let idle_until = at(600) + hour;

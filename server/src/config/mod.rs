@@ -23,6 +23,9 @@ pub struct Config {
     pub auth: AuthSettings,
     pub session_store: SessionStoreConfig,
     pub log_format: LogFormat,
+    /// Where `/metrics` is served (`METRICS_ADDR`), on a listener of its
+    /// own; nowhere when unset.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// How log lines are written.
@@ -214,10 +217,21 @@ impl Config {
                 })
             }
         };
+        let metrics_addr = match vars.get("METRICS_ADDR") {
+            None => None,
+            Some(value) => Some(value.parse().map_err(|_| ConfigError::Invalid {
+                var: "METRICS_ADDR",
+                reason: format!(
+                    "{value:?} is not an address and port; for example 127.0.0.1:9100 \
+                     (a private interface: the metrics are for your monitoring only)"
+                ),
+            })?),
+        };
         Ok(Self {
             auth,
             session_store,
             log_format,
+            metrics_addr,
         })
     }
 }
@@ -459,6 +473,18 @@ mod tests {
             Some(std::time::Duration::from_secs(300))
         );
         assert_eq!(defaults.log_format, LogFormat::Text);
+        assert_eq!(defaults.metrics_addr, None, "no metrics unless asked for");
+        let metrics = super::tests::config(&[("METRICS_ADDR", "127.0.0.1:9100")]).expect("valid");
+        assert_eq!(
+            metrics.metrics_addr,
+            Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9100)))
+        );
+        let wrong = super::tests::error(&[("METRICS_ADDR", "localhost")]);
+        assert!(
+            wrong
+                .starts_with("METRICS_ADDR is not valid: \"localhost\" is not an address and port"),
+            "{wrong}"
+        );
         let off = super::tests::config(&[("LIVENESS_CHECK_INTERVAL", "off")]).expect("valid");
         assert_eq!(off.auth.liveness_interval, None);
     }

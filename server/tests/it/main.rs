@@ -13,6 +13,7 @@ mod features;
 mod hostile_browser;
 mod hostile_provider;
 mod interleavings;
+mod metrics;
 mod operations;
 mod scale_out;
 mod sign_in;

@@ -1,12 +1,14 @@
 //! The HTTP client of every call to the provider, and the rule for where a
 //! discovery document may send this server.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use openidconnect::{reqwest, HttpClientError};
 
 use super::AuthSettings;
 use crate::auth::error::Upstream;
+use crate::auth::metrics::Metrics;
 
 /// The most any answer of the provider may weigh: a discovery document, a
 /// key set, a token or userinfo response is a few kilobytes.
@@ -16,21 +18,38 @@ const MAX_BODY: usize = 1 << 20;
 /// (which would let a provider point this server at any URL), gives up after
 /// `provider_timeout`, and reads at most [`MAX_BODY`] of any answer.
 #[derive(Clone)]
-pub(crate) struct ProviderHttp(reqwest::Client);
+pub(crate) struct ProviderHttp {
+    client: reqwest::Client,
+    metrics: Arc<Metrics>,
+}
 
 impl ProviderHttp {
-    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
-        reqwest::Client::builder()
+    /// Times every call into `metrics`.
+    pub fn new(timeout: Duration, metrics: Arc<Metrics>) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeout)
             .timeout(timeout)
-            .build()
-            .map(Self)
+            .build()?;
+        Ok(Self { client, metrics })
     }
 
     /// The client itself, for the calls `openidconnect` does not make.
     pub(super) fn client(&self) -> &reqwest::Client {
-        &self.0
+        &self.client
+    }
+
+    /// `call` to the provider's `endpoint`, timed.
+    pub(super) async fn timed<T, E>(
+        &self,
+        endpoint: &'static str,
+        call: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let started = Instant::now();
+        let result = call.await;
+        self.metrics
+            .provider_call(endpoint, started, result.is_ok());
+        result
     }
 }
 
@@ -49,7 +68,7 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for ProviderHttp {
     fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
         Box::pin(async move {
             let request = reqwest::Request::try_from(request).map_err(Box::new)?;
-            let mut response = self.0.execute(request).await.map_err(Box::new)?;
+            let mut response = self.client.execute(request).await.map_err(Box::new)?;
             let mut answer = openidconnect::http::Response::builder()
                 .status(response.status())
                 .version(response.version());

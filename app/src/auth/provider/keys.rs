@@ -194,7 +194,10 @@ impl Provider {
             return false;
         }
         *last = Some(Instant::now());
-        match CoreJsonWebKeySet::fetch_async(&self.jwks_uri, http).await {
+        match http
+            .timed("jwks", CoreJsonWebKeySet::fetch_async(&self.jwks_uri, http))
+            .await
+        {
             Ok(set) => {
                 tracing::info!(keys = set.keys().len(), "provider signing keys refetched");
                 let mut keys = self

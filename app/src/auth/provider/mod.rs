@@ -118,7 +118,11 @@ impl Provider {
                 .map_err(|error| error.to_string())?,
         };
         // The discovery document is public: its errors may be logged as they are.
-        let metadata = Metadata::discover_async(settings.issuer.clone(), &guarded)
+        let metadata = http
+            .timed(
+                "discovery",
+                Metadata::discover_async(settings.issuer.clone(), &guarded),
+            )
             .await
             .map_err(|error| error_chain(&error))?;
         let extra = metadata.additional_metadata().clone();
@@ -196,11 +200,12 @@ impl Provider {
         code: AuthorizationCode,
         pkce_verifier: PkceCodeVerifier,
     ) -> Result<CoreTokenResponse, Upstream> {
-        self.client
+        let request = self
+            .client
             .exchange_code(code)
             .map_err(|_| Upstream::Malformed)?
-            .set_pkce_verifier(pkce_verifier)
-            .request_async(http)
+            .set_pkce_verifier(pkce_verifier);
+        http.timed("token", request.request_async(http))
             .await
             .map_err(|error| token_failure(&error))
     }
@@ -211,10 +216,11 @@ impl Provider {
         http: &ProviderHttp,
         refresh_token: &RefreshToken,
     ) -> Result<CoreTokenResponse, Upstream> {
-        self.client
+        let request = self
+            .client
             .exchange_refresh_token(refresh_token)
-            .map_err(|_| Upstream::Malformed)?
-            .request_async(http)
+            .map_err(|_| Upstream::Malformed)?;
+        http.timed("token", request.request_async(http))
             .await
             .map_err(|error| token_failure(&error))
     }
@@ -228,10 +234,11 @@ impl Provider {
         subject: Option<&str>,
     ) -> Result<UserinfoClaims, Upstream> {
         let subject = subject.map(|sub| SubjectIdentifier::new(sub.to_owned()));
-        self.client
+        let request = self
+            .client
             .user_info(access_token.clone(), subject)
-            .map_err(|_| Upstream::Malformed)?
-            .request_async(http)
+            .map_err(|_| Upstream::Malformed)?;
+        http.timed("userinfo", request.request_async(http))
             .await
             .map_err(|error| match error {
                 UserInfoError::ClaimsVerification(_) => Upstream::WrongSubject,
@@ -258,7 +265,7 @@ impl Provider {
         let encode = |value: &str| {
             url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
         };
-        let response = http
+        let request = http
             .client()
             .post(url.url().clone())
             // RFC 6749 §2.3.1: credentials are form-encoded before Basic encoding.
@@ -269,8 +276,9 @@ impl Provider {
             .form(&[
                 ("token", refresh_token.secret().as_str()),
                 ("token_type_hint", "refresh_token"),
-            ])
-            .send()
+            ]);
+        let response = http
+            .timed("revocation", request.send())
             .await
             .map_err(|error| reqwest_failure(&error))?;
         if response.status().is_success() {

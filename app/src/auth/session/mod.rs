@@ -71,7 +71,9 @@ impl Sessions {
         let Some(id) = session.id() else {
             return Ok(None);
         };
-        if let Some(user) = self.cache.get(&id) {
+        let cached = self.cache.get(&id);
+        self.store.metrics().cache_lookup(cached.is_some());
+        if let Some(user) = cached {
             return Ok(Some(user));
         }
         // From the store itself: the request's own `Session` keeps the copy

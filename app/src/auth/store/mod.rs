@@ -19,13 +19,15 @@ mod seal;
 mod sqlite;
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
+use super::metrics::Metrics;
 use seal::Seal;
 
 /// The session store the app was configured with.
@@ -33,6 +35,7 @@ use seal::Seal;
 pub struct Store {
     backend: Backend,
     seal: Seal,
+    metrics: Arc<Metrics>,
     /// Reads what a record is filed under: the layout of a record is its
     /// writer's, not the store's.
     index: fn(&Record) -> Index,
@@ -93,14 +96,19 @@ fn millis(at: Option<OffsetDateTime>) -> Option<i64> {
 }
 
 /// Runs `$body` with `$store` bound to whichever backend this is: both have
-/// the same operations under the same names.
+/// the same operations under the same names. Timed as `$operation`.
 macro_rules! with_backend {
-    ($self:expr, $store:ident => $body:expr) => {
-        match &$self.backend {
+    ($self:expr, $operation:literal, $store:ident => $body:expr) => {{
+        let started = std::time::Instant::now();
+        let result = match &$self.backend {
             Backend::Sqlite($store) => $body,
             Backend::Redis($store) => $body,
-        }
-    };
+        };
+        $self
+            .metrics
+            .store_operation($operation, started, result.is_ok());
+        result
+    }};
 }
 
 impl Store {
@@ -120,6 +128,7 @@ impl Store {
         Self {
             backend,
             seal: Seal::random(),
+            metrics: Arc::default(),
             index: |_| Index::default(),
         }
     }
@@ -128,6 +137,16 @@ impl Store {
     /// (until then: under its id alone).
     pub(crate) fn indexed_by(self, index: fn(&Record) -> Index) -> Self {
         Self { index, ..self }
+    }
+
+    /// What this store's operations are timed into.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The same store, timing its operations into `metrics`.
+    pub(crate) fn measured_by(self, metrics: Arc<Metrics>) -> Self {
+        Self { metrics, ..self }
     }
 
     /// The same store, sealing records with a key derived from `secret`
@@ -143,7 +162,8 @@ impl Store {
 
     /// Deletes the session filed under `key`, and every index entry of it.
     async fn delete_key(&self, key: &str) -> session_store::Result<()> {
-        match &self.backend {
+        let started = Instant::now();
+        let deleted = match &self.backend {
             Backend::Sqlite(store) => store.delete(key).await,
             Backend::Redis(store) => {
                 let index = match self.fetch_key(key).await {
@@ -153,7 +173,10 @@ impl Store {
                 };
                 store.delete(key, &index).await.map(|_| ())
             }
-        }
+        };
+        self.metrics
+            .store_operation("delete", started, deleted.is_ok());
+        deleted
     }
 
     /// What the store files session `id` under, for names of locks and
@@ -164,7 +187,10 @@ impl Store {
 
     /// True if the store answers now.
     pub async fn is_reachable(&self) -> bool {
-        with_backend!(self, store => store.ping().await)
+        match &self.backend {
+            Backend::Sqlite(store) => store.ping().await,
+            Backend::Redis(store) => store.ping().await,
+        }
     }
 
     /// Writes `record` if its session still exists. True if it did.
@@ -174,7 +200,7 @@ impl Store {
         }
         let index = (self.index)(record);
         let sealed = self.seal.record(record)?;
-        with_backend!(self, store => store.update_if_present(&sealed, &index).await)
+        with_backend!(self, "update", store => store.update_if_present(&sealed, &index).await)
     }
 
     /// The record of session `id` and its stored form, for [`Self::replace`].
@@ -183,7 +209,7 @@ impl Store {
     }
 
     async fn fetch_key(&self, key: &str) -> session_store::Result<Option<(Record, String)>> {
-        let stored = with_backend!(self, store => store.fetch(key).await?);
+        let stored = with_backend!(self, "fetch", store => store.fetch(key).await)?;
         let Some(text) = stored else {
             return Ok(None);
         };
@@ -204,7 +230,7 @@ impl Store {
         }
         let index = (self.index)(record);
         let sealed = self.seal.record(record)?;
-        with_backend!(self, store => store.replace(&sealed, &index, previous).await)
+        with_backend!(self, "replace", store => store.replace(&sealed, &index, previous).await)
     }
 
     /// Ends a session by id, whoever holds it.
@@ -263,10 +289,14 @@ impl Store {
 
     /// The records of a user's sessions.
     pub(crate) async fn records_of(&self, subject: &str) -> session_store::Result<Vec<Record>> {
+        let started = Instant::now();
         let keys = match &self.backend {
-            Backend::Sqlite(store) => store.keys_where_subject(subject).await?,
-            Backend::Redis(store) => store.indexed("subject", subject).await?,
+            Backend::Sqlite(store) => store.keys_where_subject(subject).await,
+            Backend::Redis(store) => store.indexed("subject", subject).await,
         };
+        self.metrics
+            .store_operation("by_subject", started, keys.is_ok());
+        let keys = keys?;
         let mut records = Vec::with_capacity(keys.len());
         for key in keys {
             match self.fetch_key(&key).await {
@@ -287,7 +317,7 @@ impl Store {
         limit: usize,
     ) -> session_store::Result<Vec<Id>> {
         let now = millis(Some(now)).unwrap_or(i64::MAX);
-        let keys = with_backend!(self, store => store.due(now, limit).await?);
+        let keys = with_backend!(self, "due", store => store.due(now, limit).await)?;
         let mut ids = Vec::with_capacity(keys.len());
         for key in keys {
             match self.fetch_key(&key).await {
@@ -317,7 +347,7 @@ impl Store {
     /// any instance, that got it. A lock when released with [`Self::release`],
     /// a one-time claim when not.
     pub(crate) async fn claim(&self, key: &str, ttl: Duration) -> session_store::Result<bool> {
-        with_backend!(self, store => store.claim(key, ttl).await)
+        with_backend!(self, "claim", store => store.claim(key, ttl).await)
     }
 
     /// Takes the lock `key` for `ttl` if nobody holds it, under an owner of
@@ -333,27 +363,27 @@ impl Store {
             // 128 random bits, as a session id.
             owner: Id::default().to_string(),
         };
-        let taken = with_backend!(self, store => store.lock(&lock, ttl).await?);
+        let taken = with_backend!(self, "lock", store => store.lock(&lock, ttl).await)?;
         Ok(taken.then_some(lock))
     }
 
     /// Extends `lock` by `ttl` from now if it is still held: true if it was.
     pub(crate) async fn extend(&self, lock: &Lock, ttl: Duration) -> session_store::Result<bool> {
-        with_backend!(self, store => store.extend(lock, ttl).await)
+        with_backend!(self, "extend", store => store.extend(lock, ttl).await)
     }
 
     /// Releases `lock` if it is still held; someone else's is left alone.
     pub(crate) async fn unlock(&self, lock: &Lock) -> session_store::Result<()> {
-        with_backend!(self, store => store.unlock(lock).await)
+        with_backend!(self, "unlock", store => store.unlock(lock).await)
     }
 
     /// True if someone holds `key` now.
     pub(crate) async fn is_claimed(&self, key: &str) -> session_store::Result<bool> {
-        with_backend!(self, store => store.is_claimed(key).await)
+        with_backend!(self, "is_claimed", store => store.is_claimed(key).await)
     }
 
     pub(crate) async fn release(&self, key: &str) -> session_store::Result<()> {
-        with_backend!(self, store => store.release(key).await)
+        with_backend!(self, "release", store => store.release(key).await)
     }
 
     /// Deletes expired sessions every `period`, for as long as it is polled.
@@ -378,7 +408,8 @@ impl SessionStore for Store {
         let index = (self.index)(record);
         loop {
             let sealed = self.seal.record(record)?;
-            let created = with_backend!(self, store => store.create(&sealed, &index).await?);
+            let created =
+                with_backend!(self, "create", store => store.create(&sealed, &index).await)?;
             if created {
                 return Ok(());
             }
