@@ -46,6 +46,9 @@ for (const colorScheme of ["light", "dark"] as const) {
       await expectAccessible(page, "security, signed out");
       await visit(page, "/admin", 401);
       await expectAccessible(page, "admin, signed out");
+      await visit(page, "/sessions", 401);
+      await expect(page.getByRole("heading", { name: "Your sessions" })).toBeVisible();
+      await expectAccessible(page, "sessions, signed out");
       await visit(page, "/logout", 200);
       await expectAccessible(page, "logout, signed out");
       await visit(page, "/no-such-page", 404);
@@ -75,6 +78,9 @@ for (const colorScheme of ["light", "dark"] as const) {
       await expectAccessible(page, "security");
       await visit(page, "/admin", 200);
       await expectAccessible(page, "admin");
+      await visit(page, "/sessions", 200);
+      await expect(page.locator(".session-list > li").first()).toContainText("This browser");
+      await expectAccessible(page, "sessions");
       await visit(page, "/logout", 200);
       await expectAccessible(page, "logout");
     });

@@ -29,8 +29,10 @@ test("two browsers of one user see each other, and one signs the other out", asy
   await page.setViewportSize({ width: 1200, height: 900 });
   const phoneContext = await browser.newContext({ userAgent: IPHONE, viewport: { width: 390, height: 844 } });
   const phone = await phoneContext.newPage();
-  await login(page, "ada");
-  await login(phone, "ada");
+  // A user of this test alone: the other tests' sessions stay off the list.
+  const user = `traveller-${Date.now()}`;
+  await login(page, user);
+  await login(phone, user);
 
   // Through the user's menu, in the app: no new document.
   await page.evaluate(() => Object.assign(window, { __sameDocument: true }));

@@ -11,6 +11,7 @@ mod page_data;
 mod profile_card;
 mod profile_reload;
 mod session_view;
+mod sign_in_prompt;
 mod site_header;
 mod viewer;
 
@@ -25,5 +26,6 @@ pub use page_data::{page_data, Loading, ProfileReloads};
 pub use profile_card::ProfileCard;
 pub use profile_reload::{AccountSettingsLink, ProfileActions};
 pub use session_view::SessionView;
+pub use sign_in_prompt::SignInPrompt;
 pub use site_header::SiteHeader;
 pub use viewer::{SharedViewer, Viewed};

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::load_admin;
-use crate::components::{page_data, Loading, PageHeading};
+use crate::components::{page_data, Loading, PageHeading, SignInPrompt};
 use crate::model::{AdminAccess, ApiError, Page};
 use crate::paths;
 
@@ -13,21 +13,12 @@ use crate::paths;
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let data = page_data(load_admin);
-    let page = move || match data.get() {
+    let page = move || {
+        match data.get() {
         None => view! { <Loading/> }.into_any(),
         Some(Ok(Page { content, .. })) => granted(content).into_any(),
         Some(Err(ApiError::SignedOut | ApiError::SessionEnded)) => view! {
-            <PageHeading>"Admin"</PageHeading>
-            <p>"Please sign in to see this page."</p>
-            <div class="actions">
-                <a
-                    class="button"
-                    href=format!("{}?return_to={}", paths::LOGIN, paths::ADMIN)
-                    rel="external"
-                >
-                    "Login"
-                </a>
-            </div>
+            <SignInPrompt heading="Admin" why="Please sign in to see this page." back_to=paths::ADMIN/>
         }
         .into_any(),
         Some(Err(ApiError::Forbidden { role })) => view! {
@@ -46,6 +37,7 @@ pub fn AdminPage() -> impl IntoView {
             <p class="notice error" role="alert">{error.to_string()}</p>
         }
         .into_any(),
+    }
     };
     view! {
         <Title text="Admin"/>

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::load_security;
-use crate::components::{page_data, Loading, LocalTime, PageHeading};
+use crate::components::{page_data, Loading, LocalTime, PageHeading, SignInPrompt};
 use crate::model::{ApiError, Page, SecurityCheck};
 use crate::paths;
 
@@ -13,21 +13,12 @@ use crate::paths;
 #[component]
 pub fn SecurityPage() -> impl IntoView {
     let data = page_data(load_security);
-    let page = move || match data.get() {
+    let page = move || {
+        match data.get() {
         None => view! { <Loading/> }.into_any(),
         Some(Ok(Page { content, .. })) => security(content).into_any(),
         Some(Err(ApiError::SignedOut | ApiError::SessionEnded)) => view! {
-            <PageHeading>"Security"</PageHeading>
-            <p>"Please sign in to see your security settings."</p>
-            <div class="actions">
-                <a
-                    class="button"
-                    href=format!("{}?return_to={}", paths::LOGIN, paths::SECURITY)
-                    rel="external"
-                >
-                    "Login"
-                </a>
-            </div>
+            <SignInPrompt heading="Security" why="Please sign in to see your security settings." back_to=paths::SECURITY/>
         }
         .into_any(),
         Some(Err(error)) => view! {
@@ -35,6 +26,7 @@ pub fn SecurityPage() -> impl IntoView {
             <p class="notice error" role="alert">{error.to_string()}</p>
         }
         .into_any(),
+    }
     };
     view! {
         <Title text="Security"/>

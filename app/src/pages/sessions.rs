@@ -3,7 +3,7 @@ use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use crate::api::{end_other_sessions, end_session, load_sessions, EndOtherSessions, EndSession};
-use crate::components::{Loading, LocalTime, PageHeading, SharedViewer};
+use crate::components::{Loading, LocalTime, PageHeading, SharedViewer, SignInPrompt};
 use crate::model::{ApiError, Page, SessionEntry, SessionList};
 use crate::paths;
 
@@ -40,17 +40,11 @@ pub fn SessionsPage() -> impl IntoView {
         data.get().map(|answer| match answer {
             Ok(Page { content, .. }) => listed(content, done).into_any(),
             Err(ApiError::SignedOut | ApiError::SessionEnded) => view! {
-                <PageHeading>"Your sessions"</PageHeading>
-                <p>"Please sign in to see where you are signed in."</p>
-                <div class="actions">
-                    <a
-                        class="button"
-                        href=format!("{}?return_to={}", paths::LOGIN, paths::SESSIONS)
-                        rel="external"
-                    >
-                        "Login"
-                    </a>
-                </div>
+                <SignInPrompt
+                    heading="Your sessions"
+                    why="Please sign in to see where you are signed in."
+                    back_to=paths::SESSIONS
+                />
             }
             .into_any(),
             Err(error) => view! {

@@ -281,6 +281,7 @@ async fn the_page_lists_the_sessions_without_javascript() {
         "one form, for the other browser"
     );
     let guest = TestApp::browser(&app).get("/sessions").await;
+    assert_eq!(guest.status(), StatusCode::UNAUTHORIZED);
     let html = guest.text().await.expect("page");
     assert!(html.contains("Please sign in"), "{html}");
 }
