@@ -94,10 +94,14 @@ pub async fn load_admin() -> Result<Page<AdminAccess>, ApiError> {
 pub async fn load_sessions() -> Result<Page<SessionList>, ApiError> {
     let visit = Visit::of_request().await?;
     let user = visit.user()?;
-    let session = request_session().await?;
-    let content = crate::auth::list_sessions(&visit.auth, &session, user)
-        .await
-        .map_err(to_api_error)?;
+    let listed = match visit.sessions.clone() {
+        Some(read_ahead) => read_ahead,
+        None => {
+            let session = request_session().await?;
+            crate::auth::list_sessions(&visit.auth, &session, user).await
+        }
+    };
+    let content = listed.map_err(to_api_error)?;
     Ok(Page {
         viewer: visit.viewer()?,
         content,
@@ -177,6 +181,8 @@ pub async fn logout() -> Result<(), ApiError> {
 pub struct Visit {
     auth: crate::auth::Auth,
     current: Result<crate::auth::Current, crate::auth::AuthError>,
+    /// The sessions page's list, read ahead (see [`Visit::read_ahead`]).
+    sessions: Option<Result<SessionList, crate::auth::AuthError>>,
 }
 
 #[cfg(feature = "ssr")]
@@ -191,6 +197,19 @@ impl Visit {
         Self {
             auth: auth.clone(),
             current,
+            sessions: None,
+        }
+    }
+
+    /// Reads what the page at `path` shows beyond the session itself (the
+    /// sessions page's list, from the store) before the server renders it,
+    /// so that it renders in one pass, as every other page does.
+    pub async fn read_ahead(&mut self, path: &str, session: &tower_sessions::Session) {
+        if path != crate::paths::SESSIONS {
+            return;
+        }
+        if let Ok(crate::auth::Current::SignedIn(user)) = &self.current {
+            self.sessions = Some(crate::auth::list_sessions(&self.auth, session, user).await);
         }
     }
 

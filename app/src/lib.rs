@@ -19,7 +19,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::StaticSegment;
 
-use components::{FocusedPath, ProfileReloads, SharedViewer, SiteHeader};
+use components::{FocusedPath, PageReloads, SharedViewer, SiteHeader};
 use pages::{
     admin::AdminPage, home::HomePage, logout::LogoutPage, not_found::NotFound,
     security::SecurityPage, sessions::SessionsPage,
@@ -57,7 +57,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let viewer = SharedViewer::provide();
-    ProfileReloads::provide();
+    PageReloads::provide();
     FocusedPath::provide();
     let notice = move || {
         viewer

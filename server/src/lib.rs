@@ -174,7 +174,8 @@ const PANIC_PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\
 /// without JavaScript and answers with its own status (302, 401, 403, 404).
 /// A failure to tell who is looking is shown, with its status.
 async fn page(State(state): State<AppState>, session: Session, request: Request) -> Response {
-    let visit = Visit::settle(&state.auth, &session).await;
+    let mut visit = Visit::settle(&state.auth, &session).await;
+    visit.read_ahead(request.uri().path(), &session).await;
     let auth = state.auth.clone();
     let options = state.leptos_options.clone();
     let render = leptos_axum::render_app_async_with_context(

@@ -22,7 +22,7 @@ pub use heading::{FocusedPath, PageHeading};
 pub use local_time::LocalTime;
 pub use logout_form::LogoutForm;
 pub use once_per_read::{ProfilePart, ViewerPart};
-pub use page_data::{page_data, Loading, ProfileReloads};
+pub use page_data::{page_data, Loading, PageReloads};
 pub use profile_card::ProfileCard;
 pub use profile_reload::{AccountSettingsLink, ProfileActions};
 pub use session_view::SessionView;

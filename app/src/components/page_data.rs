@@ -48,8 +48,8 @@ where
     if data.with_untracked(Option::is_none) {
         fetch();
     }
-    // The profile was fetched again: ask again.
-    if let Some(reloads) = use_context::<ProfileReloads>() {
+    // What the page shows changed on the server: ask again.
+    if let Some(reloads) = PageReloads::get() {
         Effect::watch(move || reloads.0.get(), move |_, _, _| fetch(), false);
     }
     data.read_only()
@@ -74,15 +74,21 @@ fn rendered_on_server<T, F>(_: F) -> PageAnswer<T> {
     None
 }
 
-/// Bumped when the user's profile was fetched again: the page on show asks
-/// for its data again.
+/// Bumped when what the page shows changed on the server (the profile
+/// fetched again, a session signed out): the page on show asks for its data
+/// again.
 #[derive(Clone, Copy)]
-pub struct ProfileReloads(RwSignal<u32>);
+pub struct PageReloads(RwSignal<u32>);
 
-impl ProfileReloads {
+impl PageReloads {
     /// Called once, by `App`.
     pub fn provide() {
         provide_context(Self(RwSignal::new(0)));
+    }
+
+    /// The app's, if any (a lone rendering has none).
+    pub fn get() -> Option<Self> {
+        use_context()
     }
 
     /// The page on show loads its data again.

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use super::{LogoutForm, ProfileReloads, SharedViewer};
+use super::{LogoutForm, PageReloads, SharedViewer};
 use crate::api::{reload_profile, ReloadProfile};
 use crate::model::ApiError;
 use crate::paths;
@@ -82,7 +82,7 @@ pub fn AccountSettingsLink() -> impl IntoView {
 #[derive(Clone, Copy)]
 struct Reloader {
     viewer: SharedViewer,
-    reloads: Option<ProfileReloads>,
+    reloads: Option<PageReloads>,
 }
 
 impl Reloader {

@@ -3,60 +3,51 @@ use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use crate::api::{end_other_sessions, end_session, load_sessions, EndOtherSessions, EndSession};
-use crate::components::{Loading, LocalTime, PageHeading, SharedViewer, SignInPrompt};
+use crate::components::{
+    page_data, Loading, LocalTime, PageHeading, PageReloads, SharedViewer, SignInPrompt,
+};
 use crate::model::{ApiError, Page, SessionEntry, SessionList};
 use crate::paths;
 
 /// `/sessions`: where the user is signed in to this app, and signing out
 /// the other browsers. Every action is a form: without JavaScript the
 /// browser posts it and the server sends it back here; with JavaScript the
-/// list is asked for again in place.
-///
-/// A `Resource` rather than `page_data`: the list is read from the store,
-/// so the server renders the page once it has come (the app renders pages
-/// whole, not streamed), and the browser reads it back from the page.
+/// page asks for its data again in place.
 #[component]
 pub fn SessionsPage() -> impl IntoView {
     let viewer = SharedViewer::get();
-    let changes = RwSignal::new(0_u32);
-    let data = Resource::new(
-        move || changes.get(),
-        move |_| async move {
-            let answer = load_sessions().await;
-            #[cfg(not(feature = "ssr"))]
-            viewer.learn(answer.as_ref().map(|page| &page.viewer));
-            answer
-        },
-    );
+    let reloads = PageReloads::get();
+    let data = page_data(load_sessions);
     let failure = RwSignal::new(None::<ApiError>);
     let done = Callback::new(move |result: Result<(), ApiError>| {
         if let Err(error) = &result {
             viewer.learn(Err(error));
         }
         failure.set(result.err());
-        changes.update(|count| *count = count.wrapping_add(1));
+        if let Some(reloads) = reloads {
+            reloads.bump();
+        }
     });
-    let page = move || {
-        data.get().map(|answer| match answer {
-            Ok(Page { content, .. }) => listed(content, done).into_any(),
-            Err(ApiError::SignedOut | ApiError::SessionEnded) => view! {
-                <SignInPrompt
-                    heading="Your sessions"
-                    why="Please sign in to see where you are signed in."
-                    back_to=paths::SESSIONS
-                />
-            }
-            .into_any(),
-            Err(error) => view! {
-                <PageHeading>"Your sessions"</PageHeading>
-                <p class="notice error" role="alert">{error.to_string()}</p>
-            }
-            .into_any(),
-        })
+    let page = move || match data.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Ok(Page { content, .. })) => listed(content, done).into_any(),
+        Some(Err(ApiError::SignedOut | ApiError::SessionEnded)) => view! {
+            <SignInPrompt
+                heading="Your sessions"
+                why="Please sign in to see where you are signed in."
+                back_to=paths::SESSIONS
+            />
+        }
+        .into_any(),
+        Some(Err(error)) => view! {
+            <PageHeading>"Your sessions"</PageHeading>
+            <p class="notice error" role="alert">{error.to_string()}</p>
+        }
+        .into_any(),
     };
     view! {
         <Title text="Your sessions"/>
-        <Transition fallback=Loading>{page}</Transition>
+        {page}
         {move || {
             failure
                 .get()
