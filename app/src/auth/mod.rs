@@ -10,15 +10,18 @@
 //! does to it: deadlines, and a fresh access token from `refresh` when
 //! `tokens` are due) → `logout`. `guard` keeps other sites' requests out;
 //! `events` and `sweep` end sessions when the provider says so or their
-//! time is up; `error` turns every failure into a page once.
+//! time is up; `user_sessions` lists a user's sessions and ends the others
+//! at their request; `metrics` counts all of it; `error` turns every
+//! failure into a page once.
 //!
 //! Apart from the [`Auth`] handle, which every module is given, the modules
 //! use each other in one direction only (`scripts/auth-layers` checks it).
 //!
 //! The public surface is what a server needs to wire it up: the [`Auth`]
 //! handle, its [`AuthSettings`], the [`Store`] and the [`Sessions`] kept in
-//! it (what the session layer reads and writes through), [`routes`], the
-//! [`reject_cross_site`] middleware, and [`AuthError`].
+//! it (what the session layer reads and writes through), the [`Metrics`]
+//! to serve, [`routes`], the [`reject_cross_site`] middleware, and
+//! [`AuthError`].
 
 mod authorize;
 mod clock;
