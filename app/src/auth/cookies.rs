@@ -82,7 +82,7 @@ impl SignInCookies {
     }
 
     /// Remembers a new sign-in, dropping the oldest ones beyond the limit.
-    pub fn start(self, transaction: &SignInTransaction) -> Result<PrivateCookieJar, AuthError> {
+    pub fn remember(self, transaction: &SignInTransaction) -> Result<PrivateCookieJar, AuthError> {
         let mut pending = self.pending();
         pending.sort_by_key(|(_, transaction)| transaction.as_ref().map(|t| t.started_at));
         let excess = (pending.len() + 1).saturating_sub(MAX_PENDING_SIGN_INS);

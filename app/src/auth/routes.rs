@@ -56,7 +56,7 @@ async fn sign_in(
         Intent::SignIn
     };
     let current = auth.sessions().get_cached(&session).await?;
-    start(
+    to_provider(
         &auth,
         &session,
         &headers,
@@ -77,7 +77,7 @@ async fn reauthenticate(
     RawQuery(query): RawQuery,
 ) -> Result<Response, AuthError> {
     let Some(user) = auth.sessions().get_cached(&session).await? else {
-        return start(
+        return to_provider(
             &auth,
             &session,
             &headers,
@@ -89,7 +89,7 @@ async fn reauthenticate(
     };
     let intent = step_up::intent(&user, auth.settings())?;
     let subject = user.subject().map(str::to_owned);
-    start(
+    to_provider(
         &auth,
         &session,
         &headers,
@@ -106,7 +106,7 @@ async fn reauthenticate(
 /// last request that carries its `Strict` cookie (the provider's redirect
 /// back will not), so its id travels in the sign-in transaction, and the old
 /// session ends when the new one begins.
-fn start(
+fn to_provider(
     auth: &Auth,
     session: &Session,
     headers: &HeaderMap,
@@ -122,7 +122,7 @@ fn start(
     let options = AuthorizeOptions::from_headers(intent, headers);
     let (provider_url, transaction) =
         flow::begin(auth, &options, return_to.as_deref(), replaces, step_up)?;
-    let jar = SignInCookies::from_headers(headers, auth.settings()).start(&transaction)?;
+    let jar = SignInCookies::from_headers(headers, auth.settings()).remember(&transaction)?;
     Ok((
         [(CACHE_CONTROL, "no-store")],
         jar,
