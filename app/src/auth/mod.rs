@@ -84,6 +84,7 @@ struct Inner {
     provider: ProviderHandle,
     refresher: Refresher,
     limits: limits::ActionLimits,
+    metrics: Arc<Metrics>,
 }
 
 impl Auth {
@@ -97,7 +98,7 @@ impl Auth {
         let sessions = Sessions::new(
             store
                 .sealed_with(settings.cookie_key.master())
-                .measured_by(metrics),
+                .measured_by(Arc::clone(&metrics)),
             settings.session_cache_ttl,
         );
         Ok(Self(Arc::new(Inner {
@@ -107,6 +108,7 @@ impl Auth {
             provider,
             refresher: Refresher::default(),
             limits: limits::ActionLimits::default(),
+            metrics,
         })))
     }
 
@@ -134,7 +136,7 @@ impl Auth {
 
     /// Counters and latencies of this instance, for `/metrics`.
     pub fn metrics(&self) -> &Metrics {
-        self.store().metrics()
+        &self.0.metrics
     }
 
     /// Waits until discovery has succeeded; for start-up checks and tests.

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::load_admin;
-use crate::components::{page_data, Loading, PageHeading, SignInPrompt};
+use crate::components::{page_data, Loading, PageFailure, PageHeading, SignInPrompt};
 use crate::model::{AdminAccess, ApiError, Page};
 use crate::paths;
 
@@ -32,11 +32,7 @@ pub fn AdminPage() -> impl IntoView {
             </div>
         }
         .into_any(),
-        Some(Err(error)) => view! {
-            <PageHeading>"Admin"</PageHeading>
-            <p class="notice error" role="alert">{error.to_string()}</p>
-        }
-        .into_any(),
+        Some(Err(error)) => view! { <PageFailure heading="Admin" error/> }.into_any(),
     }
     };
     view! {

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::current_viewer;
-use crate::components::{page_data, Loading, LogoutForm, PageHeading};
+use crate::components::{page_data, Loading, LogoutForm, PageFailure, PageHeading};
 use crate::model::Viewer;
 use crate::paths;
 
@@ -32,11 +32,7 @@ pub fn LogoutPage() -> impl IntoView {
             </div>
         }
         .into_any(),
-        Some(Err(error)) => view! {
-            <PageHeading>"Sign out"</PageHeading>
-            <p class="notice error" role="alert">{error.to_string()}</p>
-        }
-        .into_any(),
+        Some(Err(error)) => view! { <PageFailure heading="Sign out" error/> }.into_any(),
     };
     view! {
         <Title text="Sign out"/>

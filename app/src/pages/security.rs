@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::load_security;
-use crate::components::{page_data, Loading, LocalTime, PageHeading, SignInPrompt};
+use crate::components::{page_data, Loading, LocalTime, PageFailure, PageHeading, SignInPrompt};
 use crate::model::{ApiError, Page, SecurityCheck};
 use crate::paths;
 
@@ -21,11 +21,7 @@ pub fn SecurityPage() -> impl IntoView {
             <SignInPrompt heading="Security" why="Please sign in to see your security settings." back_to=paths::SECURITY/>
         }
         .into_any(),
-        Some(Err(error)) => view! {
-            <PageHeading>"Security"</PageHeading>
-            <p class="notice error" role="alert">{error.to_string()}</p>
-        }
-        .into_any(),
+        Some(Err(error)) => view! { <PageFailure heading="Security" error/> }.into_any(),
     }
     };
     view! {

@@ -4,7 +4,8 @@ use leptos_meta::Title;
 
 use crate::api::{end_other_sessions, end_session, load_sessions, EndOtherSessions, EndSession};
 use crate::components::{
-    page_data, Loading, LocalTime, PageHeading, PageReloads, SharedViewer, SignInPrompt,
+    page_data, Loading, LocalTime, PageFailure, PageHeading, PageReloads, SharedViewer,
+    SignInPrompt,
 };
 use crate::model::{ApiError, Page, SessionEntry, SessionList};
 use crate::paths;
@@ -39,11 +40,7 @@ pub fn SessionsPage() -> impl IntoView {
             />
         }
         .into_any(),
-        Some(Err(error)) => view! {
-            <PageHeading>"Your sessions"</PageHeading>
-            <p class="notice error" role="alert">{error.to_string()}</p>
-        }
-        .into_any(),
+        Some(Err(error)) => view! { <PageFailure heading="Your sessions" error/> }.into_any(),
     };
     view! {
         <Title text="Your sessions"/>

@@ -239,10 +239,7 @@ impl Sessions {
         at: OffsetDateTime,
     ) -> Result<usize, AuthError> {
         let mut ended = 0;
-        for id in self.ids_of(subject).await? {
-            let Some(user) = self.get(&id).await? else {
-                continue;
-            };
+        for (id, user) in self.all_of(subject).await? {
             let sid = user.claims.get("sid").and_then(Value::as_str);
             let named =
                 sids.is_none_or(|sids| sid.is_some_and(|sid| sids.iter().any(|s| s == sid)));
